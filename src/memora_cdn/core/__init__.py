@@ -1,0 +1,1 @@
+"""The pure core: no database, network, filesystem or clock in here."""

@@ -1,0 +1,1 @@
+"""The source adapter: reads the Frappe-layout content tables (SPEC §1)."""
