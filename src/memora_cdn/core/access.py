@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from memora_cdn.core.model import (
     AccessLevel,
@@ -126,6 +126,8 @@ def resolve(snapshot: Snapshot) -> ResolvedPlan:
                 f"Memora Plan Subject: subject {row.subject!r} not found; skipped (orphan link)"
             )
             continue
+        # In a plan, a subject is ordered (and shows its sort_order) as the plan lists it.
+        subject = replace(subject, sort_order=row.sort_order)
         resolved = resolver.resolve(subject, None, None, None)
         if resolved is not None:
             subjects.append(resolved)
@@ -151,7 +153,10 @@ def _collect_overrides(
     """Valid overrides by target; for one action on one target the last row (by idx) wins."""
     found: dict[tuple[NodeKind, str], dict[OverrideAction, str | None]] = defaultdict(dict)
     for row in sorted(rows, key=lambda r: r.idx):
-        where = f"Memora Plan Override row {row.idx} ({row.action} on {row.target_doctype} {row.target_name!r})"
+        where = (
+            f"Memora Plan Override row {row.idx} "
+            f"({row.action} on {row.target_doctype} {row.target_name!r})"
+        )
         try:
             action = OverrideAction(row.action)
         except ValueError:
@@ -159,7 +164,9 @@ def _collect_overrides(
             continue
         kind = NodeKind.from_doctype(row.target_doctype)
         if kind is None:
-            warnings.append(f"{where}: doctype {row.target_doctype!r} cannot be overridden; ignored")
+            warnings.append(
+                f"{where}: doctype {row.target_doctype!r} cannot be overridden; ignored"
+            )
             continue
         if (kind, row.target_name) not in nodes:
             warnings.append(f"{where}: target not found in this plan; ignored")
@@ -267,7 +274,7 @@ def _level(
 ) -> AccessLevel:
     """The first rule of SPEC §2's level table that applies."""
     if OverrideAction.SET_ACCESS_LEVEL in overrides:
-        return AccessLevel(overrides[OverrideAction.SET_ACCESS_LEVEL])
+        return AccessLevel(overrides[OverrideAction.SET_ACCESS_LEVEL] or "")
     if OverrideAction.SET_FREE in overrides or node.is_free_preview:
         return AccessLevel.FREE_PREVIEW
     if own_item:

@@ -176,3 +176,18 @@ class Snapshot:
     stages: tuple[Stage, ...] = ()
     warnings: tuple[str, ...] = field(default=())
     """Problems found while loading (orphans, dangling links)."""
+
+
+class SyncStatus(StrEnum):
+    QUEUED = "Queued"
+    PROCESSING = "Processing"
+    SUCCESS = "Success"
+    FAILED = "Failed"
+    DEAD_LETTER = "Dead Letter"
+
+
+class Trigger(StrEnum):
+    SCHEDULER = "Scheduler"
+    THRESHOLD = "Threshold"
+    MANUAL = "Manual"
+    FALLBACK_RECOVERY = "Fallback Recovery"

@@ -7,6 +7,7 @@ column or a NULL value takes, so the loader can read a real site whose tables dr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -26,8 +27,8 @@ from memora_cdn.core.model import Doctype
 
 NAME_LENGTH = 140
 
-_LONGTEXT: TypeEngine[str] = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
-_DATETIME: TypeEngine[object] = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+_LONGTEXT: TypeEngine[Any] = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+_DATETIME: TypeEngine[Any] = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +158,8 @@ STANDARD_REQUIRED = ("name",)
 CHILD_REQUIRED = ("parent",)
 
 
-def _column(field: Field) -> Column[object]:
-    types: dict[str, TypeEngine[object]] = {
+def _column(field: Field) -> Column[Any]:
+    types: dict[str, TypeEngine[Any]] = {
         "link": String(NAME_LENGTH),
         "data": String(NAME_LENGTH),
         "text": Text(),
@@ -171,8 +172,8 @@ def _column(field: Field) -> Column[object]:
     return Column(field.name, types[field.kind], server_default=server_default, nullable=True)
 
 
-def _standard_columns(child: bool) -> list[Column[object]]:
-    columns: list[Column[object]] = [
+def _standard_columns(child: bool) -> list[Column[Any]]:
+    columns: list[Column[Any]] = [
         Column("name", String(NAME_LENGTH), primary_key=True),
         Column("creation", _DATETIME, nullable=True),
         Column("modified", _DATETIME, nullable=True),

@@ -1,0 +1,304 @@
+"""Check published documents against their JSON Schemas, and a whole store tree against itself.
+
+`validate_document` is what the publisher runs on every rendered document before anything is
+uploaded; `validate_tree` is `memora-cdn validate DIR`: it reads a store root from disk, checks
+every file against the schema its key implies, and then checks that every link names a file
+that exists and, for a versioned link, that the file's SHA-256 still starts with its `?v=`.
+
+A schema's `description` is the message for the rule it states: the conditional branches
+(`then` / `else`) and the string formats (timestamps, links) carry one; plain keywords get a
+short message built here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError
+
+from memora_cdn.core.paths import DocKind, parse_key
+
+__all__ = ["Problem", "schema", "validate_document", "validate_tree"]
+
+_PACKAGE = "memora_cdn.contracts"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Problem:
+    """One thing wrong with one published file."""
+
+    file: str
+    """The file's path relative to the validated root, or its store key."""
+    field: str
+    """A JSON path into the document (`$.stages[0].weight`); `$` for the whole file."""
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: {self.message}"
+
+
+# --- schemas -------------------------------------------------------------------------------
+
+
+@cache
+def schema(kind: DocKind) -> Mapping[str, Any]:
+    """The JSON Schema (draft 2020-12) of one kind of document, as shipped in the package."""
+    text = files(_PACKAGE).joinpath(f"{kind.value}.schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    Draft202012Validator.check_schema(loaded)
+    return loaded
+
+
+@cache
+def _validator(kind: DocKind) -> Draft202012Validator:
+    return Draft202012Validator(schema(kind), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def validate_document(kind: DocKind, document: Mapping[str, Any], file: str) -> list[Problem]:
+    """Every way `document` breaks the schema of `kind`, sorted; empty when it is valid."""
+    found = {
+        problem
+        for error in _validator(kind).iter_errors(document)
+        for problem in _problems(error, file)
+    }
+    return sorted(found)
+
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "object": "an object",
+    "array": "an array",
+    "null": "null",
+}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _problems(error: ValidationError, file: str) -> Iterator[Problem]:
+    path = list(error.absolute_path)
+    instance = error.instance
+    if error.validator == "required" and isinstance(instance, Mapping):
+        for name in _strings(error.validator_value):
+            if name not in instance:
+                yield Problem(file, _field([*path, name]), _message(error))
+    elif error.validator == "additionalProperties" and isinstance(instance, Mapping):
+        known = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
+        for name in instance:
+            if name not in known:
+                yield Problem(file, _field([*path, name]), "property is not allowed")
+    elif error.validator == "not" and isinstance(instance, Mapping):
+        # `not: {required: [x]}` is how a schema forbids property x in one case.
+        rule = error.validator_value
+        for name in _strings(rule.get("required") if isinstance(rule, Mapping) else None):
+            if name in instance:
+                yield Problem(file, _field([*path, name]), _message(error))
+    else:
+        yield Problem(file, _field(path), _message(error))
+
+
+def _message(error: ValidationError) -> str:
+    described = error.schema.get("description") if isinstance(error.schema, Mapping) else None
+    if isinstance(described, str):
+        return described
+    value = error.validator_value
+    match error.validator:
+        case "required":
+            return "required property is missing"
+        case "not":
+            return "property is not allowed"
+        case "type":
+            wanted = [value] if isinstance(value, str) else _strings(value)
+            names = " or ".join(_TYPE_NAMES.get(name, name) for name in wanted)
+            return f"must be {names}, not {_json_type(error.instance)}"
+        case "const":
+            return f"must be {json.dumps(value)}"
+        case "enum":
+            options = value if isinstance(value, list) else []
+            return "must be one of " + ", ".join(json.dumps(option) for option in options)
+        case "minLength" if value == 1:
+            return "must not be empty"
+        case "minimum":
+            return f"must be at least {value}"
+        case "pattern":
+            return f"must match {value}"
+    return error.message
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    return "an array"
+
+
+def _field(path: Sequence[str | int]) -> str:
+    parts = ["$"]
+    for step in path:
+        if isinstance(step, int):
+            parts.append(f"[{step}]")
+        elif _IDENTIFIER.match(step):
+            parts.append(f".{step}")
+        else:
+            parts.append(f"[{json.dumps(step)}]")
+    return "".join(parts)
+
+
+def _strings(value: object) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+# --- a store tree on disk ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Link:
+    field: str
+    url: str
+    kind: DocKind
+    """The kind of document the link must name."""
+    versioned: bool
+
+
+def validate_tree(root: Path) -> list[Problem]:
+    """Every problem in the store tree at `root` (a folder holding `plans/`), sorted."""
+    if not (root / "plans").is_dir():
+        return [Problem(".", "$", "no plans/ folder: the directory holds no published plans")]
+    problems: list[Problem] = []
+    digests: dict[str, str] = {}
+    documents: dict[str, tuple[DocKind, str, Mapping[str, Any]]] = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        key = path.relative_to(root).as_posix()
+        parsed = parse_key(key)
+        if parsed is None:
+            problems.append(Problem(key, "$", "not a memora-cdn document"))
+            continue
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            problems.append(Problem(key, "$", f"cannot be read: {exc.strerror}"))
+            continue
+        digests[key] = hashlib.sha256(body).hexdigest()
+        try:
+            document = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(key, "$", f"not UTF-8 text: {exc.reason} at byte {exc.start}"))
+            continue
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno} column {exc.colno}"
+            problems.append(Problem(key, "$", f"not valid JSON: {exc.msg} at {where}"))
+            continue
+        except ValueError as exc:
+            problems.append(Problem(key, "$", f"not valid JSON: {exc}"))
+            continue
+        if not isinstance(document, Mapping):
+            problems.append(Problem(key, "$", f"must be an object, not {_json_type(document)}"))
+            continue
+        problems.extend(validate_document(parsed.kind, document, key))
+        problems.extend(_identity(key, parsed.plan, parsed.kind, parsed.name, document))
+        documents[key] = (parsed.kind, parsed.plan, document)
+    for key, (kind, plan, document) in documents.items():
+        for link in _links(kind, document):
+            problems.extend(_check_link(key, plan, link, digests))
+    return sorted(problems)
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _identity(
+    key: str, plan: str, kind: DocKind, name: str | None, document: Mapping[str, Any]
+) -> Iterator[Problem]:
+    """A document names the plan of its folder and, for a node, the node of its file name."""
+    plan_id = document.get("plan_id")
+    if isinstance(plan_id, str) and plan_id != plan:
+        yield Problem(key, "$.plan_id", f"is {plan_id!r} but the file lies in plan {plan!r}")
+    node_id = document.get("id")
+    named = kind in (DocKind.SUBJECT, DocKind.UNIT, DocKind.LESSON)
+    if named and isinstance(node_id, str) and node_id != name:
+        yield Problem(key, "$.id", f"is {node_id!r} but the file is named for {name!r}")
+
+
+def _links(kind: DocKind, document: Mapping[str, Any]) -> Iterator[_Link]:
+    """The links a document holds, wherever its shape lets them be found."""
+    if kind is DocKind.MANIFEST:
+        yield from _urls(document, "$", ["subjects"], DocKind.SUBJECT, versioned=True)
+        url = document.get("search_index_url")
+        if isinstance(url, str):
+            yield _Link("$.search_index_url", url, DocKind.SEARCH_INDEX, versioned=True)
+    elif kind is DocKind.SUBJECT:
+        yield from _urls(document, "$", ["tracks", "units"], DocKind.UNIT, versioned=True)
+    elif kind is DocKind.UNIT:
+        yield from _urls(document, "$", ["topics", "lessons"], DocKind.LESSON, versioned=True)
+    elif kind is DocKind.SEARCH_INDEX:
+        yield from _urls(document, "$", ["shards"], DocKind.SEARCH_SHARD, versioned=True)
+        yield from _urls(document, "$", ["entries"], DocKind.LESSON, versioned=False)
+    elif kind is DocKind.SEARCH_SHARD:
+        yield from _urls(document, "$", ["entries"], DocKind.LESSON, versioned=False)
+
+
+def _urls(
+    node: Mapping[str, Any], field: str, lists: list[str], kind: DocKind, *, versioned: bool
+) -> Iterator[_Link]:
+    """The `url` of every item reached by following the named lists, one level each."""
+    name, rest = lists[0], lists[1:]
+    for index, item in _items(node.get(name)):
+        here = f"{field}.{name}[{index}]"
+        if rest:
+            yield from _urls(item, here, rest, kind, versioned=versioned)
+        elif isinstance(url := item.get("url"), str):
+            yield _Link(f"{here}.url", url, kind, versioned)
+
+
+def _items(value: object) -> Iterable[tuple[int, Mapping[str, Any]]]:
+    if not isinstance(value, list):
+        return []
+    return [(index, item) for index, item in enumerate(value) if isinstance(item, Mapping)]
+
+
+def _check_link(key: str, plan: str, link: _Link, digests: Mapping[str, str]) -> Iterator[Problem]:
+    target, _, version = link.url.partition("?v=")
+    if target.startswith("plans/"):
+        local = target
+    else:
+        start = target.find("/plans/")
+        if start < 0:
+            yield Problem(key, link.field, f"link {link.url} does not lead into plans/")
+            return
+        local = target[start + 1 :]
+    if any(part in ("", ".", "..") for part in local.split("/")):
+        yield Problem(key, link.field, f"link {link.url} is not a plain store key")
+        return
+    parsed = parse_key(local)
+    if parsed is None or parsed.kind is not link.kind or parsed.plan != plan:
+        wanted = f"a {link.kind.value} document of plan {plan!r}"
+        yield Problem(key, link.field, f"link {link.url} does not name {wanted}")
+        return
+    digest = digests.get(local)
+    if digest is None:
+        yield Problem(key, link.field, f"link {link.url} names {local}, which does not exist")
+    elif link.versioned and not digest.startswith(version):
+        yield Problem(
+            key,
+            link.field,
+            f"link {link.url} is stale: {local} is now at ?v={digest[:12]}",
+        )

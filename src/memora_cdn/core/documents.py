@@ -1,0 +1,83 @@
+"""Document bytes: canonical JSON, content hashes, versions and versioned links."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from memora_cdn.core.paths import DocKind
+
+SCHEMA_VERSION = 1
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON, non-ASCII kept as is, keys in the order given."""
+    return orjson.dumps(value)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def iso_utc(unix_seconds: int) -> str:
+    return datetime.fromtimestamp(unix_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What the published index knows of one key: the diff base."""
+
+    sha256: str
+    """SHA-256 of the body without `version`/`generated_at`."""
+    version: int
+    size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    key: str
+    """Store key, relative to the store root and without the store prefix."""
+    kind: DocKind
+    body: bytes
+    content_hash: str
+    version: int
+    content: Mapping[str, Any]
+    """The document as data (with `version` and `generated_at`), for validation."""
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
+
+    @property
+    def body_hash(self) -> str:
+        return sha256_hex(self.body)
+
+
+def finalize(
+    key: str,
+    kind: DocKind,
+    content: Mapping[str, Any],
+    previous: Published | None,
+    now: int,
+) -> Document:
+    """Stamp a document with its version: unchanged content keeps its version and bytes."""
+    unstamped = {"schema_version": SCHEMA_VERSION, **content}
+    content_hash = sha256_hex(dumps(unstamped))
+    version = previous.version if previous and previous.sha256 == content_hash else now
+    stamped = {
+        "schema_version": SCHEMA_VERSION,
+        "version": version,
+        "generated_at": iso_utc(version),
+        **content,
+    }
+    return Document(key, kind, dumps(stamped), content_hash, version, stamped)
+
+
+def versioned_link(prefix: str, document: Document) -> str:
+    """A root-relative link that changes whenever the linked file's bytes do."""
+    return f"{prefix}{document.key}?v={document.body_hash[:12]}"

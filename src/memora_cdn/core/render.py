@@ -1,0 +1,330 @@
+"""Rendering (SPEC §3): a resolved plan becomes its documents, children before parents.
+
+Pure: the previous publish (for versions), the build time and the options come in as data.
+A document's links carry the content version of the file they point to, so documents are
+rendered bottom-up: lessons, units, subjects, search shards, search index, manifest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from memora_cdn.core import paths
+from memora_cdn.core.access import ResolvedNode, ResolvedPlan
+from memora_cdn.core.documents import Document, Published, finalize, versioned_link
+from memora_cdn.core.model import NodeKind, Stage, StageType
+from memora_cdn.core.paths import DocKind
+from memora_cdn.core.search import SearchEntry, render_search
+
+StageConfigHook = Callable[[Stage, dict[str, Any]], dict[str, Any]]
+"""Rewrites a stage's parsed config (used for signed media URLs)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RenderOptions:
+    link_prefix: str = ""
+    """Prepended to every link: the store prefix (links are root-relative keys)."""
+    shard_threshold: int = 500
+    shard_max_bytes: int = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Rendering:
+    plan: str
+    documents: tuple[Document, ...]
+    """Every document of the plan, in upload order (children first, manifest last)."""
+    warnings: tuple[str, ...]
+    members: frozenset[tuple[str, str]]
+    """(doctype, name) of every node the plan shows."""
+    lessons: int = 0
+
+
+def render_plan(
+    resolved: ResolvedPlan,
+    previous: Mapping[str, Published],
+    now: int,
+    options: RenderOptions | None = None,
+) -> Rendering:
+    return _Renderer(resolved, previous, now, options or RenderOptions()).render()
+
+
+def _optional(**fields: Any) -> dict[str, Any]:
+    """Only the fields that have a value: optional fields are omitted, never null."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _count(node: ResolvedNode, kind: NodeKind) -> int:
+    return sum(1 for _ in node.descendants(kind))
+
+
+class _Renderer:
+    def __init__(
+        self,
+        resolved: ResolvedPlan,
+        previous: Mapping[str, Published],
+        now: int,
+        options: RenderOptions,
+    ) -> None:
+        self.resolved = resolved
+        self.plan = resolved.plan.name
+        self.previous = previous
+        self.now = now
+        self.options = options
+        self.warnings: list[str] = list(resolved.warnings)
+        self.documents: list[Document] = []
+
+    def render(self) -> Rendering:
+        subject_docs = [self._subject(subject) for subject in self.resolved.subjects]
+        entries = [
+            SearchEntry(
+                lesson_id=lesson.name,
+                lesson_title=lesson.title,
+                topic_id=topic.name,
+                unit_id=unit.name,
+                unit_title=unit.title,
+                subject_id=subject.name,
+                subject_title=subject.title,
+                access_level=lesson.access.level.value,
+                url=self.options.link_prefix + paths.lesson_key(self.plan, lesson.name),
+            )
+            for subject in self.resolved.subjects
+            for track in subject.children
+            for unit in track.children
+            for topic in unit.children
+            for lesson in topic.children
+        ]
+        search_docs = render_search(
+            self.plan,
+            entries,
+            subject_titles={s.name: s.title for s in self.resolved.subjects},
+            finalize=self._finalize,
+            link_prefix=self.options.link_prefix,
+            shard_threshold=self.options.shard_threshold,
+            shard_max_bytes=self.options.shard_max_bytes,
+            now=self.now,
+        )
+        search_index = search_docs[-1]
+        self._manifest(subject_docs, search_index)
+        ordered = sorted(self.documents, key=lambda d: d.kind.upload_rank)
+        members = frozenset((n.kind.doctype.value, n.name) for n in self.resolved.walk())
+        return Rendering(
+            plan=self.plan,
+            documents=tuple(ordered),
+            warnings=tuple(self.warnings),
+            members=members,
+            lessons=len(entries),
+        )
+
+    def _finalize(self, key: str, kind: DocKind, content: Mapping[str, Any]) -> Document:
+        document = finalize(key, kind, content, self.previous.get(key), self.now)
+        self.documents.append(document)
+        return document
+
+    def _link(self, document: Document) -> str:
+        return versioned_link(self.options.link_prefix, document)
+
+    # -- lessons ----------------------------------------------------------------------
+
+    def _lessons(self, unit: ResolvedNode, parent: dict[str, str]) -> dict[str, Document]:
+        ordered = [(topic, lesson) for topic in unit.children for lesson in topic.children]
+        documents: dict[str, Document] = {}
+        for position, (topic, lesson) in enumerate(ordered):
+            navigation: dict[str, Any] = {}
+            if position > 0:
+                before = ordered[position - 1][1]
+                navigation["previous"] = {"id": before.name, "title": before.title}
+            if position + 1 < len(ordered):
+                after = ordered[position + 1][1]
+                navigation["next"] = {"id": after.name, "title": after.title}
+            content = {
+                "id": lesson.name,
+                "plan_id": self.plan,
+                "title": lesson.title,
+                **_optional(description=lesson.node.description, image=lesson.node.image),
+                "access": lesson.access.as_json(),
+                "parent": {"topic_id": topic.name, "topic_title": topic.title, **parent},
+                "navigation": navigation,
+                "stages": list(self._stages(lesson)),
+            }
+            documents[lesson.name] = self._finalize(
+                paths.lesson_key(self.plan, lesson.name), DocKind.LESSON, content
+            )
+        return documents
+
+    def _stages(self, lesson: ResolvedNode) -> Iterator[dict[str, Any]]:
+        position = 0
+        for stage in self.resolved.stages.get(lesson.name, ()):
+            where = f"Memora Lesson Stage {stage.name!r} of lesson {lesson.name!r}"
+            try:
+                kind = StageType(stage.type)
+            except ValueError:
+                self.warnings.append(f"{where}: unknown stage type {stage.type!r}; skipped")
+                continue
+            position += 1
+            yield {
+                "idx": position,
+                **_optional(title=stage.title or None),
+                "type": kind.value,
+                "weight": max(stage.weight, 0.0),
+                **_optional(target_time=stage.target_time),
+                "is_skippable": stage.is_skippable,
+                "config": self._config(stage, where),
+            }
+
+    def _config(self, stage: Stage, where: str) -> dict[str, Any]:
+        if stage.config is None or not stage.config.strip():
+            return {}
+        try:
+            config = json.loads(stage.config)
+        except ValueError as error:
+            self.warnings.append(f"{where}: config is not valid JSON ({error}); rendered as {{}}")
+            return {}
+        if not isinstance(config, dict):
+            self.warnings.append(f"{where}: config is JSON but not an object; rendered as {{}}")
+            return {}
+        return config
+
+    # -- units, subjects, manifest ---------------------------------------------------------
+
+    def _unit(self, unit: ResolvedNode, track: ResolvedNode, subject: ResolvedNode) -> Document:
+        parent = {
+            "track_id": track.name,
+            "track_title": track.title,
+            "subject_id": subject.name,
+            "subject_title": subject.title,
+        }
+        lesson_docs = self._lessons(
+            unit, {"unit_id": unit.name, "unit_title": unit.title, **parent}
+        )
+        topics = [
+            {
+                "id": topic.name,
+                "title": topic.title,
+                **_optional(description=topic.node.description, image=topic.node.image),
+                "sort_order": topic.node.sort_order,
+                "is_linear": topic.is_linear,
+                "access": topic.access.as_json(),
+                "lessons": [
+                    {
+                        "id": lesson.name,
+                        "title": lesson.title,
+                        **_optional(description=lesson.node.description, image=lesson.node.image),
+                        "sort_order": lesson.node.sort_order,
+                        "url": self._link(lesson_docs[lesson.name]),
+                        "access": lesson.access.as_json(),
+                        "stage_count": len(lesson_docs[lesson.name].content["stages"]),
+                    }
+                    for lesson in topic.children
+                ],
+            }
+            for topic in unit.children
+        ]
+        content = {
+            "id": unit.name,
+            "plan_id": self.plan,
+            "title": unit.title,
+            **_optional(
+                description=unit.node.description,
+                image=unit.node.image,
+                badge_image=unit.node.badge_image,
+            ),
+            "is_linear": unit.is_linear,
+            "access": unit.access.as_json(),
+            "parent": parent,
+            "topics": topics,
+            "stats": {"topics": len(unit.children), "lessons": _count(unit, NodeKind.LESSON)},
+        }
+        return self._finalize(paths.unit_key(self.plan, unit.name), DocKind.UNIT, content)
+
+    def _subject(self, subject: ResolvedNode) -> Document:
+        tracks = []
+        for track in subject.children:
+            units = []
+            for unit in track.children:
+                document = self._unit(unit, track, subject)
+                units.append(
+                    {
+                        "id": unit.name,
+                        "title": unit.title,
+                        **_optional(
+                            description=unit.node.description,
+                            image=unit.node.image,
+                            badge_image=unit.node.badge_image,
+                        ),
+                        "sort_order": unit.node.sort_order,
+                        "is_linear": unit.is_linear,
+                        "url": self._link(document),
+                        "access": unit.access.as_json(),
+                        "stats": document.content["stats"],
+                    }
+                )
+            tracks.append(
+                {
+                    "id": track.name,
+                    "title": track.title,
+                    **_optional(description=track.node.description, image=track.node.image),
+                    "sort_order": track.node.sort_order,
+                    "is_linear": track.is_linear,
+                    "access": track.access.as_json(),
+                    "units": units,
+                }
+            )
+        content = {
+            "id": subject.name,
+            "plan_id": self.plan,
+            "title": subject.title,
+            **_optional(
+                description=subject.node.description,
+                image=subject.node.image,
+                color_code=subject.node.color_code,
+            ),
+            "is_linear": subject.is_linear,
+            "access": subject.access.as_json(),
+            "tracks": tracks,
+            "stats": _stats(subject),
+        }
+        return self._finalize(paths.subject_key(self.plan, subject.name), DocKind.SUBJECT, content)
+
+    def _manifest(self, subject_docs: list[Document], search_index: Document) -> Document:
+        plan = self.resolved.plan
+        subjects = [
+            {
+                "id": subject.name,
+                "title": subject.title,
+                **_optional(
+                    description=subject.node.description,
+                    image=subject.node.image,
+                    color_code=subject.node.color_code,
+                ),
+                "sort_order": subject.node.sort_order,
+                "is_linear": subject.is_linear,
+                "url": self._link(document),
+                "access": subject.access.as_json(),
+                "stats": document.content["stats"],
+            }
+            for subject, document in zip(self.resolved.subjects, subject_docs, strict=True)
+        ]
+        totals = {"subjects": len(subjects)}
+        for key in ("tracks", "units", "topics", "lessons"):
+            totals[key] = sum(s["stats"][key] for s in subjects)
+        content = {
+            "plan_id": plan.name,
+            "title": plan.title,
+            **_optional(season=plan.season, grade=plan.grade, stream=plan.stream),
+            "subjects": subjects,
+            "search_index_url": self._link(search_index),
+            "stats": totals,
+        }
+        return self._finalize(paths.manifest_key(self.plan), DocKind.MANIFEST, content)
+
+
+def _stats(subject: ResolvedNode) -> dict[str, int]:
+    return {
+        "tracks": _count(subject, NodeKind.TRACK),
+        "units": _count(subject, NodeKind.UNIT),
+        "topics": _count(subject, NodeKind.TOPIC),
+        "lessons": _count(subject, NodeKind.LESSON),
+    }

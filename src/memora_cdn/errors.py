@@ -1,0 +1,79 @@
+"""Typed errors, each carrying what went wrong; mapped to exit codes in one place."""
+
+from __future__ import annotations
+
+
+class MemoraCdnError(Exception):
+    """Base of every error memora-cdn reports to a user (one line, no traceback)."""
+
+    exit_code = 1
+
+
+class SettingError(MemoraCdnError):
+    exit_code = 2
+
+    def __init__(self, name: str, value: object, reason: str) -> None:
+        self.name = name
+        self.value = value
+        self.reason = reason
+        if value is None:
+            super().__init__(f"missing setting {name}: {reason}")
+        else:
+            super().__init__(f"invalid setting {name}={value}: {reason}")
+
+
+class SourceSchemaError(MemoraCdnError):
+    """The site database lacks a table or column a build needs."""
+
+    exit_code = 3
+
+    def __init__(self, table: str, column: str | None = None) -> None:
+        self.table = table
+        self.column = column
+        if column is None:
+            message = f"source table `{table}` is missing; run `memora-cdn init --content-schema`"
+        else:
+            message = f"source table `{table}` has no column `{column}`, which memora-cdn needs"
+        super().__init__(message)
+
+
+class UnavailableError(MemoraCdnError):
+    """A database, store or service could not be reached."""
+
+    exit_code = 4
+
+    def __init__(self, what: str, detail: str) -> None:
+        self.what = what
+        self.detail = detail
+        super().__init__(f"cannot reach {what}: {detail}")
+
+
+class InvalidDocumentsError(MemoraCdnError):
+    """A plan rendered documents that fail their schema; nothing of it was uploaded."""
+
+    exit_code = 5
+
+    def __init__(self, plan: str, problems: list[str]) -> None:
+        self.plan = plan
+        self.problems = problems
+        shown = "; ".join(problems[:3]) + (
+            f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        )
+        super().__init__(f"plan {plan!r} rendered invalid documents, nothing uploaded: {shown}")
+
+
+class StoreError(MemoraCdnError):
+    exit_code = 6
+
+    def __init__(self, key: str, detail: str) -> None:
+        self.key = key
+        self.detail = detail
+        super().__init__(f"store error on {key!r}: {detail}")
+
+
+class UnknownPlanError(MemoraCdnError):
+    exit_code = 7
+
+    def __init__(self, plan: str) -> None:
+        self.plan = plan
+        super().__init__(f"no academic plan named {plan!r} in the source database")

@@ -1,0 +1,209 @@
+"""Publishing a plan (SPEC §4): snapshot → access → render → validate → diff → upload.
+
+The only module that sequences I/O for a build; the steps themselves are pure (core) or
+adapters (source, state, store), all handed in by the composition root.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from itertools import groupby
+
+from memora_cdn.contracts.validate import validate_document
+from memora_cdn.core import paths
+from memora_cdn.core.access import resolve
+from memora_cdn.core.documents import Document, Published
+from memora_cdn.core.model import SyncStatus, Trigger
+from memora_cdn.core.paths import DocKind
+from memora_cdn.core.render import RenderOptions, render_plan
+from memora_cdn.errors import InvalidDocumentsError, MemoraCdnError
+from memora_cdn.source.sql import SqlSource
+from memora_cdn.state.repo import StateStore, SyncCounts
+from memora_cdn.store.base import JSON_CONTENT_TYPE, ObjectStore
+
+Clock = Callable[[], float]
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    plan: str
+    removed: bool
+    """The plan is missing or unpublished: its folder was deleted."""
+    counts: SyncCounts
+    files: int = 0
+    bytes_total: int = 0
+    lessons: int = 0
+    warnings: tuple[str, ...] = ()
+    uploaded_keys: tuple[str, ...] = ()
+    deleted_keys: tuple[str, ...] = ()
+    log_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PublishOptions:
+    render: RenderOptions = field(default_factory=RenderOptions)
+    upload_concurrency: int = 16
+    manifest_cache_seconds: int = 60
+    document_cache_seconds: int = 31_536_000
+
+    def cache_control(self, kind: DocKind) -> str:
+        seconds = (
+            self.manifest_cache_seconds if kind is DocKind.MANIFEST else self.document_cache_seconds
+        )
+        return f"public, max-age={seconds}"
+
+
+class Publisher:
+    def __init__(
+        self,
+        source: SqlSource,
+        state: StateStore,
+        store: ObjectStore,
+        options: PublishOptions | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self.source = source
+        self.state = state
+        self.store = store
+        self.options = options or PublishOptions()
+        self.clock = clock
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC).replace(tzinfo=None)
+
+    def publish(
+        self,
+        plan: str,
+        *,
+        triggered_by: Trigger = Trigger.MANUAL,
+        retry_count: int = 0,
+        log_id: int | None = None,
+    ) -> PublishResult:
+        """Build one plan and bring the store in line with it, logging the run.
+
+        Raises the build's `MemoraCdnError` after logging it as Failed.
+        """
+        if log_id is None:
+            log_id = self.state.log_start(plan, triggered_by, self._now(), retry_count=retry_count)
+        try:
+            result = self._publish(plan)
+        except MemoraCdnError as error:
+            self.state.log_finish(log_id, SyncStatus.FAILED, self._now(), error=str(error))
+            raise
+        except Exception as error:
+            self.state.log_finish(
+                log_id, SyncStatus.FAILED, self._now(), error=f"{type(error).__name__}: {error}"
+            )
+            raise
+        self.state.log_finish(
+            log_id, SyncStatus.SUCCESS, self._now(), result.counts, result.warnings
+        )
+        return replace(result, log_id=log_id)
+
+    def _publish(self, plan: str) -> PublishResult:
+        snapshot = self.source.load(plan)
+        if snapshot is None or not snapshot.plan.is_published:
+            return self._remove(plan)
+        previous = self.state.published(plan)
+        resolved = resolve(snapshot)
+        rendering = render_plan(resolved, previous, int(self.clock()), self.options.render)
+        self._validate(plan, rendering.documents)
+
+        changed = [d for d in rendering.documents if _changed(d, previous.get(d.key))]
+        rendered_keys = {d.key for d in rendering.documents}
+        stale = sorted(key for key in previous if key not in rendered_keys)
+        self._upload(plan, changed)
+        if stale:
+            self.store.delete(stale)
+            self.state.record_deletes(plan, stale)
+        self.state.replace_members(plan, rendering.members)
+        counts = SyncCounts(
+            files_uploaded=len(changed),
+            files_deleted=len(stale),
+            files_unchanged=len(rendering.documents) - len(changed),
+            bytes_uploaded=sum(d.size for d in changed),
+        )
+        return PublishResult(
+            plan=plan,
+            removed=False,
+            counts=counts,
+            files=len(rendering.documents),
+            bytes_total=sum(d.size for d in rendering.documents),
+            lessons=rendering.lessons,
+            warnings=rendering.warnings,
+            uploaded_keys=tuple(d.key for d in changed),
+            deleted_keys=tuple(stale),
+        )
+
+    def _remove(self, plan: str) -> PublishResult:
+        previous = self.state.published(plan)
+        deleted = self.store.delete_prefix(paths.plan_prefix(plan))
+        self.state.forget_plan(plan)
+        keys = tuple(sorted(previous))
+        return PublishResult(
+            plan=plan,
+            removed=True,
+            counts=SyncCounts(files_deleted=max(deleted, len(keys))),
+            deleted_keys=keys,
+        )
+
+    def _validate(self, plan: str, documents: Sequence[Document]) -> None:
+        problems: list[str] = []
+        limit = self.options.render.shard_max_bytes
+        for document in documents:
+            problems += [
+                str(p) for p in validate_document(document.kind, document.content, document.key)
+            ]
+            if document.kind is DocKind.SEARCH_SHARD and document.size > limit:
+                problems.append(
+                    f"{document.key}: $: {document.size} bytes, over shard_max_bytes={limit}"
+                )
+        if problems:
+            raise InvalidDocumentsError(plan, problems)
+
+    def _upload(self, plan: str, documents: Sequence[Document]) -> None:
+        """Children before parents, one kind at a time; each upload recorded as it lands."""
+        if not documents:
+            return
+        workers = max(1, min(self.options.upload_concurrency, len(documents)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
+            for _, group in groupby(documents, key=lambda d: d.kind.upload_rank):
+                pending: dict[Future[None], Document] = {
+                    pool.submit(self._put, document): document for document in group
+                }
+                try:
+                    while pending:
+                        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            document = pending.pop(future)
+                            future.result()
+                            self.state.record_upload(
+                                plan,
+                                document.key,
+                                Published(document.content_hash, document.version, document.size),
+                                self._now(),
+                            )
+                finally:
+                    for future in pending:
+                        future.cancel()
+
+    def _put(self, document: Document) -> None:
+        self.store.put(
+            document.key,
+            document.body,
+            content_type=JSON_CONTENT_TYPE,
+            cache_control=self.options.cache_control(document.kind),
+        )
+
+
+def _changed(document: Document, published: Published | None) -> bool:
+    return (
+        published is None
+        or published.sha256 != document.content_hash
+        or (published.version != document.version)
+    )

@@ -1,0 +1,237 @@
+"""Reads and writes of the state tables: the published index, plan members, the sync log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
+
+from memora_cdn.core.documents import Published
+from memora_cdn.core.model import SyncStatus, Trigger
+from memora_cdn.state.schema import metadata, plan_member, published_object, sync_log
+
+
+@dataclass(frozen=True, slots=True)
+class SyncCounts:
+    files_uploaded: int = 0
+    files_deleted: int = 0
+    files_unchanged: int = 0
+    bytes_uploaded: int = 0
+    purge_requests: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SyncLogEntry:
+    id: int
+    plan_id: str
+    status: SyncStatus
+    triggered_by: Trigger
+    started_at: datetime
+    completed_at: datetime | None
+    counts: SyncCounts
+    retry_count: int
+    is_fallback: bool
+    error_message: str | None
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanPublication:
+    """What the published index holds for one plan."""
+
+    plan_id: str
+    files: int
+    bytes: int
+    last_published_at: datetime | None
+
+
+class StateStore:
+    """memora-cdn's own tables, in the state database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create_schema(self) -> None:
+        metadata.create_all(self.engine)
+
+    # -- published index ----------------------------------------------------------------
+
+    def published(self, plan: str) -> dict[str, Published]:
+        query = select(
+            published_object.c.key,
+            published_object.c.sha256,
+            published_object.c.version,
+            published_object.c.size,
+        ).where(published_object.c.plan_id == plan)
+        with self.engine.connect() as conn:
+            return {
+                row.key: Published(row.sha256, row.version, row.size) for row in conn.execute(query)
+            }
+
+    def record_upload(self, plan: str, key: str, entry: Published, at: datetime) -> None:
+        """Note one uploaded file at once, so an interrupted build resumes after it."""
+        values = {"sha256": entry.sha256, "size": entry.size, "version": entry.version}
+        where = and_(published_object.c.plan_id == plan, published_object.c.key == key)
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(published_object).where(where).values(**values, published_at=at)
+            )
+            if changed.rowcount == 0:
+                conn.execute(
+                    insert(published_object).values(
+                        plan_id=plan, key=key, published_at=at, **values
+                    )
+                )
+
+    def record_deletes(self, plan: str, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        with self.engine.begin() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                conn.execute(
+                    delete(published_object).where(
+                        published_object.c.plan_id == plan, published_object.c.key.in_(chunk)
+                    )
+                )
+
+    def forget_plan(self, plan: str) -> None:
+        """Drop everything known about a plan that is no longer exported."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(published_object).where(published_object.c.plan_id == plan))
+            conn.execute(delete(plan_member).where(plan_member.c.plan_id == plan))
+
+    def publications(self) -> list[PlanPublication]:
+        query = (
+            select(
+                published_object.c.plan_id,
+                func.count(),
+                func.coalesce(func.sum(published_object.c.size), 0),
+                func.max(published_object.c.published_at),
+            )
+            .group_by(published_object.c.plan_id)
+            .order_by(published_object.c.plan_id)
+        )
+        with self.engine.connect() as conn:
+            return [PlanPublication(r[0], int(r[1]), int(r[2]), r[3]) for r in conn.execute(query)]
+
+    # -- plan members -------------------------------------------------------------------
+
+    def replace_members(self, plan: str, members: Iterable[tuple[str, str]]) -> None:
+        """Set what the plan's last publish included (the reverse index for deletes)."""
+        wanted = set(members)
+        query = select(plan_member.c.doctype, plan_member.c.name).where(
+            plan_member.c.plan_id == plan
+        )
+        with self.engine.begin() as conn:
+            current = {(r.doctype, r.name) for r in conn.execute(query)}
+            gone = current - wanted
+            for doctype, name in gone:
+                conn.execute(
+                    delete(plan_member).where(
+                        plan_member.c.plan_id == plan,
+                        plan_member.c.doctype == doctype,
+                        plan_member.c.name == name,
+                    )
+                )
+            new = [{"plan_id": plan, "doctype": d, "name": n} for d, n in sorted(wanted - current)]
+            for start in range(0, len(new), 1000):
+                conn.execute(insert(plan_member), new[start : start + 1000])
+
+    def plans_with_member(self, doctype: str, name: str) -> set[str]:
+        query = select(plan_member.c.plan_id).where(
+            plan_member.c.doctype == doctype, plan_member.c.name == name
+        )
+        with self.engine.connect() as conn:
+            return {row[0] for row in conn.execute(query)}
+
+    # -- sync log -----------------------------------------------------------------------
+
+    def log_start(
+        self,
+        plan: str,
+        triggered_by: Trigger,
+        at: datetime,
+        *,
+        status: SyncStatus = SyncStatus.PROCESSING,
+        retry_count: int = 0,
+        is_fallback: bool = False,
+    ) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                insert(sync_log).values(
+                    plan_id=plan,
+                    status=status.value,
+                    triggered_by=triggered_by.value,
+                    started_at=at,
+                    retry_count=retry_count,
+                    is_fallback=is_fallback,
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def log_finish(
+        self,
+        log_id: int,
+        status: SyncStatus,
+        at: datetime,
+        counts: SyncCounts = SyncCounts(),
+        warnings: Sequence[str] = (),
+        error: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": status.value,
+            "completed_at": at,
+            "files_uploaded": counts.files_uploaded,
+            "files_deleted": counts.files_deleted,
+            "files_unchanged": counts.files_unchanged,
+            "bytes_uploaded": counts.bytes_uploaded,
+            "purge_requests": counts.purge_requests,
+            "warnings": json.dumps(list(warnings), ensure_ascii=False) if warnings else None,
+            "error_message": error,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(update(sync_log).where(sync_log.c.id == log_id).values(**values))
+
+    def sync_log(
+        self,
+        *,
+        plan: str | None = None,
+        status: SyncStatus | None = None,
+        limit: int = 50,
+    ) -> list[SyncLogEntry]:
+        query = select(sync_log).order_by(sync_log.c.id.desc()).limit(limit)
+        if plan is not None:
+            query = query.where(sync_log.c.plan_id == plan)
+        if status is not None:
+            query = query.where(sync_log.c.status == status.value)
+        with self.engine.connect() as conn:
+            return [_entry(row) for row in conn.execute(query).mappings()]
+
+
+def _entry(row: Mapping[Any, Any]) -> SyncLogEntry:
+    return SyncLogEntry(
+        id=row["id"],
+        plan_id=row["plan_id"],
+        status=SyncStatus(row["status"]),
+        triggered_by=Trigger(row["triggered_by"]),
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+        counts=SyncCounts(
+            files_uploaded=row["files_uploaded"],
+            files_deleted=row["files_deleted"],
+            files_unchanged=row["files_unchanged"],
+            bytes_uploaded=row["bytes_uploaded"],
+            purge_requests=row["purge_requests"],
+        ),
+        retry_count=row["retry_count"],
+        is_fallback=bool(row["is_fallback"]),
+        error_message=row["error_message"],
+        warnings=tuple(json.loads(row["warnings"])) if row["warnings"] else (),
+    )

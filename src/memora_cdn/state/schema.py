@@ -1,0 +1,107 @@
+"""The state tables that `memora-cdn init` creates (SPEC §6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.types import TypeEngine
+
+NAME = 140
+# Store keys are percent-encoded, hence ASCII; a binary collation keeps `A.json` and
+# `a.json` apart and lets MariaDB index the full length.
+_KEY: TypeEngine[Any] = String(1024).with_variant(
+    mysql.VARCHAR(1024, charset="ascii", collation="ascii_bin"), "mysql", "mariadb"
+)
+_NAME: TypeEngine[Any] = String(NAME).with_variant(
+    mysql.VARCHAR(NAME, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
+_TEXT: TypeEngine[Any] = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+
+
+def _when() -> TypeEngine[Any]:
+    return DateTime(timezone=False).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+metadata = MetaData()
+
+sync_log = Table(
+    "cdn_sync_log",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("plan_id", _NAME, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("triggered_by", String(32), nullable=False),
+    Column("started_at", _when(), nullable=False),
+    Column("completed_at", _when(), nullable=True),
+    Column("files_uploaded", Integer(), nullable=False, server_default="0"),
+    Column("files_deleted", Integer(), nullable=False, server_default="0"),
+    Column("files_unchanged", Integer(), nullable=False, server_default="0"),
+    Column("bytes_uploaded", BigInteger(), nullable=False, server_default="0"),
+    Column("purge_requests", Integer(), nullable=False, server_default="0"),
+    Column("retry_count", Integer(), nullable=False, server_default="0"),
+    Column("is_fallback", Boolean(), nullable=False, server_default="0"),
+    Column("error_message", _TEXT, nullable=True),
+    Column("warnings", _TEXT, nullable=True),
+    Index("ix_cdn_sync_log_plan", "plan_id"),
+    Index("ix_cdn_sync_log_status_started", "status", "started_at"),
+)
+
+published_object = Table(
+    "cdn_published_object",
+    metadata,
+    Column("plan_id", _NAME, primary_key=True),
+    Column("key", _KEY, primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger(), nullable=False),
+    Column("version", BigInteger(), nullable=False),
+    Column("published_at", _when(), nullable=False),
+)
+
+plan_member = Table(
+    "cdn_plan_member",
+    metadata,
+    Column("plan_id", _NAME, primary_key=True),
+    Column("doctype", String(NAME), primary_key=True),
+    Column("name", _NAME, primary_key=True),
+    Index("ix_cdn_plan_member_doc", "doctype", "name"),
+)
+
+export_queue = Table(
+    "cdn_export_queue",
+    metadata,
+    Column("plan_id", _NAME, primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("triggered_by", String(32), nullable=False),
+    Column("enqueued_at", _when(), nullable=False),
+    Column("due_at", _when(), nullable=False),
+    Column("attempts", Integer(), nullable=False, server_default="0"),
+    Column("claimed_by", String(200), nullable=True),
+    Column("lease_until", _when(), nullable=True),
+    Column("is_fallback", Boolean(), nullable=False, server_default="0"),
+    Column("last_error", _TEXT, nullable=True),
+    Index("ix_cdn_export_queue_state_due", "state", "due_at"),
+)
+
+scan_state = Table(
+    "cdn_scan_state",
+    metadata,
+    Column("scope", String(NAME), primary_key=True),
+    Column("watermark", _when(), nullable=True),
+    Column("seen_names", _TEXT, nullable=True),
+    Column("updated_at", _when(), nullable=False),
+)

@@ -1,0 +1,307 @@
+"""`validate_tree`: a store tree on disk checked file by file, then link by link."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from memora_cdn.contracts import Problem, validate_tree
+
+Doc = dict[str, Any]
+HEADER: Doc = {"schema_version": 1, "version": 1717000000, "generated_at": "2024-05-29T16:26:40Z"}
+PUBLIC: Doc = {
+    "is_published": True,
+    "access_level": "public",
+    "is_sold_separately": False,
+    "parent_item_required": False,
+}
+
+
+def body(doc: Doc) -> bytes:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def write(root: Path, key: str, doc: Doc | bytes) -> str:
+    """Write a file at `key` and return its versioned link."""
+    data = doc if isinstance(doc, bytes) else body(doc)
+    path = root / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return f"{key}?v={hashlib.sha256(data).hexdigest()[:12]}"
+
+
+def lesson(lesson_id: str = "L1", plan: str = "P1") -> Doc:
+    return HEADER | {
+        "id": lesson_id,
+        "plan_id": plan,
+        "title": "Fractions",
+        "access": PUBLIC,
+        "parent": {
+            "topic_id": "T1",
+            "topic_title": "Parts",
+            "unit_id": "U1",
+            "unit_title": "Numbers",
+            "track_id": "TR1",
+            "track_title": "Core",
+            "subject_id": "S1",
+            "subject_title": "Maths",
+        },
+        "navigation": {},
+        "stages": [{"idx": 1, "type": "Text", "weight": 1, "is_skippable": False, "config": {}}],
+    }
+
+
+def unit(lesson_url: str) -> Doc:
+    return HEADER | {
+        "id": "U1",
+        "plan_id": "P1",
+        "title": "Numbers",
+        "is_linear": False,
+        "access": PUBLIC,
+        "parent": {
+            "track_id": "TR1",
+            "track_title": "Core",
+            "subject_id": "S1",
+            "subject_title": "Maths",
+        },
+        "topics": [
+            {
+                "id": "T1",
+                "title": "Parts",
+                "sort_order": 1,
+                "is_linear": False,
+                "access": PUBLIC,
+                "lessons": [
+                    {
+                        "id": "L1",
+                        "title": "Fractions",
+                        "sort_order": 1,
+                        "url": lesson_url,
+                        "access": PUBLIC,
+                        "stage_count": 1,
+                    }
+                ],
+            }
+        ],
+        "stats": {"topics": 1, "lessons": 1},
+    }
+
+
+def subject(unit_url: str) -> Doc:
+    return HEADER | {
+        "id": "S1",
+        "plan_id": "P1",
+        "title": "Maths",
+        "is_linear": False,
+        "access": PUBLIC,
+        "tracks": [
+            {
+                "id": "TR1",
+                "title": "Core",
+                "sort_order": 1,
+                "is_linear": False,
+                "access": PUBLIC,
+                "units": [
+                    {
+                        "id": "U1",
+                        "title": "Numbers",
+                        "sort_order": 1,
+                        "is_linear": False,
+                        "url": unit_url,
+                        "access": PUBLIC,
+                        "stats": {"topics": 1, "lessons": 1},
+                    }
+                ],
+            }
+        ],
+        "stats": {"tracks": 1, "units": 1, "topics": 1, "lessons": 1},
+    }
+
+
+def entry(url: str = "plans/P1/lessons/L1.json") -> Doc:
+    return {
+        "lesson_id": "L1",
+        "lesson_title": "Fractions",
+        "topic_id": "T1",
+        "unit_id": "U1",
+        "unit_title": "Numbers",
+        "subject_id": "S1",
+        "subject_title": "Maths",
+        "access_level": "public",
+        "url": url,
+    }
+
+
+def search_index(entries: list[Doc]) -> Doc:
+    return HEADER | {
+        "plan_id": "P1",
+        "total_lessons": len(entries),
+        "is_sharded": False,
+        "entries": entries,
+    }
+
+
+def manifest(subject_url: str, search_index_url: str) -> Doc:
+    return HEADER | {
+        "plan_id": "P1",
+        "title": "Grade 5",
+        "subjects": [
+            {
+                "id": "S1",
+                "title": "Maths",
+                "sort_order": 1,
+                "is_linear": False,
+                "url": subject_url,
+                "access": PUBLIC,
+                "stats": {"tracks": 1, "units": 1, "topics": 1, "lessons": 1},
+            }
+        ],
+        "search_index_url": search_index_url,
+        "stats": {"subjects": 1, "tracks": 1, "units": 1, "topics": 1, "lessons": 1},
+    }
+
+
+def publish(root: Path, prefix: str = "") -> dict[str, str]:
+    """Write one consistent plan, children first; return each document's link."""
+    links: dict[str, str] = {}
+    links["lesson"] = write(root, "plans/P1/lessons/L1.json", lesson())
+    links["unit"] = write(root, "plans/P1/units/U1.json", unit(prefix + links["lesson"]))
+    links["subject"] = write(root, "plans/P1/subjects/S1.json", subject(prefix + links["unit"]))
+    index = search_index([entry(prefix + "plans/P1/lessons/L1.json")])
+    links["search_index"] = write(root, "plans/P1/search_index.json", index)
+    links["manifest"] = write(
+        root,
+        "plans/P1/manifest.json",
+        manifest(prefix + links["subject"], prefix + links["search_index"]),
+    )
+    return links
+
+
+def found(root: Path) -> list[str]:
+    return [str(problem) for problem in validate_tree(root)]
+
+
+def test_a_consistent_tree_has_no_problems(tmp_path: Path) -> None:
+    publish(tmp_path)
+    assert found(tmp_path) == []
+
+
+def test_links_with_a_store_prefix_are_checked_from_plans_on(tmp_path: Path) -> None:
+    publish(tmp_path, prefix="cdn/memora/")
+    assert found(tmp_path) == []
+
+
+def test_a_sharded_index_is_checked_through_its_shard_files(tmp_path: Path) -> None:
+    links = publish(tmp_path)
+    shard = HEADER | {"plan_id": "P1", "subject_id": "S1", "entries": [entry()]}
+    shard_link = write(tmp_path, "plans/P1/search/S1.1.json", shard)
+    index = HEADER | {
+        "plan_id": "P1",
+        "total_lessons": 1,
+        "is_sharded": True,
+        "shards": [
+            {"subject_id": "S1", "subject_title": "Maths", "lesson_count": 1, "url": shard_link}
+        ],
+    }
+    index_link = write(tmp_path, "plans/P1/search_index.json", index)
+    write(tmp_path, "plans/P1/manifest.json", manifest(links["subject"], index_link))
+    assert found(tmp_path) == []
+
+
+def test_a_link_to_a_missing_file_is_reported(tmp_path: Path) -> None:
+    links = publish(tmp_path)
+    broken = "plans/P1/subjects/S9.json?v=0123456789ab"
+    write(tmp_path, "plans/P1/manifest.json", manifest(broken, links["search_index"]))
+    assert found(tmp_path) == [
+        "plans/P1/manifest.json: $.subjects[0].url: link plans/P1/subjects/S9.json?v=0123456789ab"
+        " names plans/P1/subjects/S9.json, which does not exist"
+    ]
+
+
+def test_a_link_whose_version_no_longer_matches_the_file_is_stale(tmp_path: Path) -> None:
+    links = publish(tmp_path)
+    changed = subject(links["unit"]) | {"title": "Mathematics"}
+    new_link = write(tmp_path, "plans/P1/subjects/S1.json", changed)
+    assert found(tmp_path) == [
+        f"plans/P1/manifest.json: $.subjects[0].url: link {links['subject']} is stale:"
+        f" plans/P1/subjects/S1.json is now at ?v={new_link.rpartition('=')[2]}"
+    ]
+
+
+def test_a_search_entry_must_name_an_existing_lesson(tmp_path: Path) -> None:
+    links = publish(tmp_path)
+    index = search_index([entry(), entry("plans/P1/lessons/L2.json")])
+    index_link = write(tmp_path, "plans/P1/search_index.json", index)
+    write(tmp_path, "plans/P1/manifest.json", manifest(links["subject"], index_link))
+    assert found(tmp_path) == [
+        "plans/P1/search_index.json: $.entries[1].url: link plans/P1/lessons/L2.json"
+        " names plans/P1/lessons/L2.json, which does not exist"
+    ]
+
+
+def test_a_link_to_the_wrong_kind_of_document_is_reported(tmp_path: Path) -> None:
+    links = publish(tmp_path)
+    write(tmp_path, "plans/P1/manifest.json", manifest(links["lesson"], links["search_index"]))
+    assert found(tmp_path) == [
+        f"plans/P1/manifest.json: $.subjects[0].url: link {links['lesson']}"
+        " does not name a subject document of plan 'P1'"
+    ]
+
+
+def test_a_file_that_is_not_a_document_is_reported(tmp_path: Path) -> None:
+    publish(tmp_path)
+    write(tmp_path, "notes.txt", b"hello")
+    write(tmp_path, "plans/P1/lessons/L1.json.bak", b"{}")
+    assert found(tmp_path) == [
+        "notes.txt: $: not a memora-cdn document",
+        "plans/P1/lessons/L1.json.bak: $: not a memora-cdn document",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"id": ', "not valid JSON: Expecting value at line 1 column 8"),
+        (b'{"id": NaN}', "not valid JSON: NaN is not a JSON number"),
+        (b'{"id": "\xff"}', "not UTF-8 text: invalid start byte at byte 8"),
+        (b"[]", "must be an object, not an array"),
+    ],
+    ids=["truncated", "nan", "latin-1", "array"],
+)
+def test_a_file_that_is_not_a_json_object_is_reported_once(
+    tmp_path: Path, data: bytes, message: str
+) -> None:
+    publish(tmp_path)
+    write(tmp_path, "plans/P1/lessons/L2.json", data)
+    assert found(tmp_path) == [f"plans/P1/lessons/L2.json: $: {message}"]
+
+
+def test_schema_problems_name_the_file_by_its_key(tmp_path: Path) -> None:
+    publish(tmp_path)
+    write(tmp_path, "plans/P1/lessons/L2.json", lesson("L2") | {"navigation": None})
+    assert validate_tree(tmp_path) == [
+        Problem("plans/P1/lessons/L2.json", "$.navigation", "must be an object, not null")
+    ]
+
+
+def test_a_document_names_the_plan_and_node_of_its_path(tmp_path: Path) -> None:
+    publish(tmp_path)
+    write(tmp_path, "plans/P1/lessons/L2.json", lesson("L3", plan="P2"))
+    assert found(tmp_path) == [
+        "plans/P1/lessons/L2.json: $.id: is 'L3' but the file is named for 'L2'",
+        "plans/P1/lessons/L2.json: $.plan_id: is 'P2' but the file lies in plan 'P1'",
+    ]
+
+
+def test_a_percent_encoded_plan_folder_matches_the_plain_plan_id(tmp_path: Path) -> None:
+    write(tmp_path, "plans/Grade%205/lessons/L%2F1.json", lesson("L/1", plan="Grade 5"))
+    assert found(tmp_path) == []
+
+
+def test_a_directory_without_plans_holds_no_published_plans(tmp_path: Path) -> None:
+    write(tmp_path, "other/file.json", b"{}")
+    assert found(tmp_path) == [".: $: no plans/ folder: the directory holds no published plans"]
