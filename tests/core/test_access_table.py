@@ -682,7 +682,10 @@ CASES = [
     pytest.param(
         Case(
             chain(),
-            overrides=(ov(UNIT, "U1", RENAME, "Algebra", idx=1), ov(SUBJECT, "S1", RENAME, "Maths", idx=2)),
+            overrides=(
+                ov(UNIT, "U1", RENAME, "Algebra", idx=1),
+                ov(SUBJECT, "S1", RENAME, "Maths", idx=2),
+            ),
             titles={"U1": "Algebra", "S1": "Maths", "T1": "T1", "P1": "P1"},
         ),
         id="rename-title",

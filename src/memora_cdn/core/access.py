@@ -226,12 +226,18 @@ class _Resolver:
         kids: list[ResolvedNode] = []
         child_kind = node.kind.child
         if child_kind is not None:
-            for child in self.children.get((child_kind, node.name), ()):
+            # Resolved in display order, so that the tree and its warnings do not depend on
+            # the order of the snapshot's rows.
+            for child in sorted(self.children.get((child_kind, node.name), ()), key=self._order):
                 resolved = self.resolve(child, access, anchor, subject or access)
                 if resolved is not None:
                     kids.append(resolved)
-        kids.sort(key=lambda n: (n.node.sort_order, n.title, n.name))
         return ResolvedNode(node, title, is_linear, access, tuple(kids))
+
+    def _order(self, node: Node) -> tuple[int, str, str]:
+        """Display order: `sort_order`, then title (after Rename), then name."""
+        title = self.overrides.get((node.kind, node.name), {}).get(OverrideAction.RENAME)
+        return (node.sort_order, title or node.title, node.name)
 
     def _access(
         self,
