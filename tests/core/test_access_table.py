@@ -752,6 +752,31 @@ CASES = [
         ),
         id="order-plan-subjects-by-row-sort_order-then-idx",
     ),
+    pytest.param(
+        Case(
+            (
+                *chain(),
+                unit("", "T1", title="b"),
+                unit(".", "T1", title="a"),
+                unit("U2", "T1", title="c"),
+                unit("U3", "T1", title="c"),
+            ),
+            overrides=(
+                ov(UNIT, "U3", SET_LEVEL, "paid", idx=1),
+                ov(UNIT, "U2", SET_LEVEL, "paid", idx=2),
+            ),
+            visible=(*CHAIN, "U2", "U3"),
+            warnings=(
+                "Memora Unit '.': name cannot be a path segment; skipped",
+                "Memora Unit '': name cannot be a path segment; skipped",
+                "Memora Unit 'U2': access level 'paid' but no required_item on it or any "
+                "ancestor; treated as 'authenticated'",
+                "Memora Unit 'U3': access level 'paid' but no required_item on it or any "
+                "ancestor; treated as 'authenticated'",
+            ),
+        ),
+        id="order-warnings-follow-display-order-not-row-order",
+    ),
     # Set Linear.
     *(
         pytest.param(
@@ -854,6 +879,13 @@ CASES = [
             ),
         ),
         id="sold-override-on-non-track-ignored-with-warning",
+    ),
+    pytest.param(
+        Case(
+            chain(subject_={"required_item": "COURSE-001", "is_sold_separately": True}),
+            access={"S1": paid("COURSE-001", parent_item_required=False)},
+        ),
+        id="sold-flag-on-paid-subject-is-false",
     ),
     # parent_item_required.
     pytest.param(

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import (
     Column,
     DateTime,
-    Float,
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
@@ -166,7 +166,8 @@ def _column(field: Field) -> Column[Any]:
         "longtext": _LONGTEXT,
         "int": Integer(),
         "check": Integer(),
-        "float": Float(),
+        # Frappe stores Float fields as decimal(21,9); read back as Python floats.
+        "float": Numeric(21, 9, asdecimal=False),
     }
     server_default = None if field.default is None else str(field.default)
     return Column(field.name, types[field.kind], server_default=server_default, nullable=True)

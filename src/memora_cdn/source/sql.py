@@ -24,6 +24,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.exc import NoSuchTableError
@@ -91,7 +92,9 @@ class SqlSource:
             for column in required:
                 if column not in columns:
                     raise SourceSchemaError(doctype.table, column)
-            wanted = ["name", "idx"] + (["parent"] if doctype in CHILD_TABLES else [])
+            wanted = ["name", "idx"]
+            if doctype in CHILD_TABLES:
+                wanted += ["parent", "parentfield", "parenttype"]
             wanted += [f.name for f in fields]
             found[doctype] = Table(
                 doctype.table, metadata, *(Column(c) for c in wanted if c in columns)
@@ -153,14 +156,13 @@ class SqlSource:
             stages = tuple(
                 _stage(row)
                 for row in conn.execute(
-                    select(stages_table).where(stages_table.c.parent.in_(scope))
+                    select(stages_table).where(
+                        stages_table.c.parent.in_(scope),
+                        _child_kind(stages_table, Doctype.LESSON, "stages"),
+                    )
                 ).mappings()
             )
-            orphans = tuple(
-                f"{row.doctype} {row.name!r}: parent {row.parent_doctype} {row.parent!r} "
-                "not found; skipped (orphan)"
-                for row in conn.execute(self._orphan_query())
-            )
+            orphans = tuple(_orphan(row) for row in conn.execute(self._orphan_query()))
         return Snapshot(
             plan=plan,
             subjects=plan_subjects,
@@ -191,7 +193,12 @@ class SqlSource:
 
     def _plan_subject_query(self, plan_name: str) -> Select[Any]:
         rows = self._table(Doctype.PLAN_SUBJECT)
-        return select(rows).where(_child_of(rows, Doctype.PLAN, "subjects", plan_name))
+        order = [rows.c[c] for c in ("sort_order", "idx", "name") if c in rows.c]
+        return (
+            select(rows)
+            .where(_child_of(rows, Doctype.PLAN, "subjects", plan_name))
+            .order_by(*order)
+        )
 
     def _plan_subject_names(self, plan_name: str) -> Any:
         rows = self._table(Doctype.PLAN_SUBJECT)
@@ -205,7 +212,12 @@ class SqlSource:
         table = self.tables()[Doctype.PLAN_OVERRIDE]
         if table is None:
             return ()
-        query = select(table).where(_child_of(table, Doctype.PLAN, "overrides", plan_name))
+        order = [table.c[c] for c in ("idx", "name") if c in table.c]
+        query = (
+            select(table)
+            .where(_child_of(table, Doctype.PLAN, "overrides", plan_name))
+            .order_by(*order)
+        )
         return [
             Override(
                 target_doctype=_text(row["target_doctype"]) or "",
@@ -228,20 +240,35 @@ class SqlSource:
             child = self._table(doctype).alias("c")
             parent = self._table(parent_doctype).alias("p")
             missing = ~exists().where(parent.c.name == child.c[link])
-            parts.append(
-                select(
-                    literal(doctype.value).label("doctype"),
-                    child.c.name.label("name"),
-                    literal(parent_doctype.value).label("parent_doctype"),
-                    child.c[link].label("parent"),
-                ).where(or_(child.c[link].is_(None), child.c[link] == "", missing))
-            )
+            query = select(
+                literal(doctype.value).label("doctype"),
+                child.c.name.label("name"),
+                literal(parent_doctype.value).label("parent_doctype"),
+                child.c[link].label("parent"),
+            ).where(or_(child.c[link].is_(None), child.c[link] == "", missing))
+            if doctype in CHILD_TABLES:
+                # Rows of the same child doctype under another parent are not ours.
+                query = query.where(_child_kind(child, *CHILD_TABLES[doctype]))
+            parts.append(query)
         return union_all(*parts)
+
+
+def _orphan(row: Any) -> str:
+    if row.parent:
+        problem = f"parent {row.parent_doctype} {row.parent!r} not found"
+    else:
+        problem = f"no parent {row.parent_doctype} set"
+    return f"{row.doctype} {row.name!r}: {problem}; skipped (orphan)"
 
 
 def _child_of(table: Table, parent: Doctype, field: str, name: str) -> ColumnElement[bool]:
     """Rows of a child table that belong to one parent document's field."""
-    condition = table.c.parent == name
+    return and_(table.c.parent == name, _child_kind(table, parent, field))
+
+
+def _child_kind(table: Any, parent: Doctype, field: str) -> ColumnElement[bool]:
+    """Rows of a child table that belong to `field` of a `parent` doctype (NULL: tolerated)."""
+    condition: ColumnElement[bool] = true()
     for column, value in (("parenttype", parent.value), ("parentfield", field)):
         if column in table.c:
             condition = and_(condition, or_(table.c[column].is_(None), table.c[column] == value))

@@ -1,0 +1,292 @@
+"""Shared fixtures: the real services (found running), and an empty database per test.
+
+Services are found at `MEMORA_CDN_TEST_MARIADB_URL`, `MEMORA_CDN_TEST_POSTGRES_URL` and
+`MEMORA_CDN_TEST_REDIS_URL`, or at the local defaults below. Each is probed once per session
+(3 s connect timeout); a test needing one that is down is skipped, or fails when
+`MEMORA_CDN_REQUIRE_SERVICES=1` (CI, where every backend must really run).
+
+Every test using `db_url` gets a database of its own: a file in `tmp_path` for SQLite, and a
+fresh `memora_test_<pid>_<random>_<n>` database on MariaDB and PostgreSQL (creating and
+dropping one takes a few tens of milliseconds), dropped when the test ends. `db_url` runs a
+test once per backend, with the ids `sqlite`, `mariadb` and `postgres` and the markers of the
+same names, so `-m "not mariadb and not postgres"` keeps to SQLite.
+
+Fixtures: `db_url`, `engine`, `content_engine` (with the SPEC §1 content tables),
+`mariadb_admin`, `postgres_admin`, `redis_url`, `statement_counter`. Helpers:
+`service_unavailable(name, reason)`, `count_statements(engine)` (from `catalogue`, with
+`CatalogueBuilder` and `build_catalogue`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import sqlalchemy as sa
+
+from catalogue import count_statements, create_content_schema
+
+__all__ = ["SERVICES", "count_statements", "service_unavailable"]
+
+CONNECT_TIMEOUT_SECONDS = 3
+REQUIRE_SERVICES_ENV = "MEMORA_CDN_REQUIRE_SERVICES"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str
+    env: str
+    default_url: str
+
+    @property
+    def url(self) -> str:
+        return os.environ.get(self.env) or self.default_url
+
+    @property
+    def shown_url(self) -> str:
+        """The URL with any password masked, for messages."""
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return parts._replace(netloc=netloc).geturl()
+
+
+SERVICES: dict[str, Service] = {
+    "MariaDB": Service(
+        "MariaDB", "MEMORA_CDN_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test"
+    ),
+    "PostgreSQL": Service(
+        "PostgreSQL",
+        "MEMORA_CDN_TEST_POSTGRES_URL",
+        "postgresql+psycopg://root@127.0.0.1:5432/test",
+    ),
+    "Redis": Service("Redis", "MEMORA_CDN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+}
+
+
+def service_unavailable(name: str, reason: str) -> NoReturn:
+    """Skip the test for a service that is down, or fail it when services are required."""
+    service = SERVICES.get(name)
+    url = service.shown_url if service is not None else "?"
+    message = f"{name} not reachable at {url}: {reason}"
+    if os.environ.get(REQUIRE_SERVICES_ENV) == "1":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def _reason(error: BaseException) -> str:
+    error = getattr(error, "orig", None) or error  # the driver's error, not SQLAlchemy's wrapper
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}"[:300]
+
+
+# -- SQL servers ------------------------------------------------------------------------
+
+
+@dataclass
+class _SqlServer:
+    """A reachable server where tests may create and drop databases."""
+
+    service: Service
+    admin: sa.Engine
+    prefix: str
+    counter: itertools.count[int]
+    created: set[str]
+
+    def create_database(self) -> str:
+        name = f"{self.prefix}_{next(self.counter)}"
+        quoted = self.admin.dialect.identifier_preparer.quote(name)
+        suffix = (
+            " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            if self.admin.dialect.name == "mysql"
+            else ""
+        )
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {quoted}{suffix}")
+        self.created.add(name)
+        return name
+
+    def drop_database(self, name: str) -> None:
+        quoted = self.admin.dialect.identifier_preparer.quote(name)
+        with self.admin.connect() as conn:
+            if self.admin.dialect.name == "mysql":
+                # Connections a test leaked would hold metadata locks: end them first.
+                leaked: Sequence[object] = (
+                    conn.execute(
+                        sa.text(
+                            "SELECT id FROM information_schema.processlist "
+                            "WHERE db = :db AND id <> CONNECTION_ID()"
+                        ).columns(id=sa.Integer),
+                        {"db": name},
+                    )
+                    .scalars()
+                    .all()
+                )
+                for thread in leaked:
+                    conn.exec_driver_sql(f"KILL {int(str(thread))}")
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
+            else:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+        self.created.discard(name)
+
+    def url_for(self, database: str) -> str:
+        url = sa.make_url(self.service.url).set(database=database)
+        if url.get_backend_name() == "mysql" and "charset" not in url.query:
+            url = url.update_query_dict({"charset": "utf8mb4"})
+        return url.render_as_string(hide_password=False)
+
+
+def _sql_server(name: str) -> Iterator[_SqlServer]:
+    service = SERVICES[name]
+    try:
+        url = sa.make_url(service.url)
+        mysql = url.get_backend_name() == "mysql"
+        # The probe also bounds reads: a server that accepts but never answers is down.
+        probe_args: dict[str, object] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        if mysql:
+            probe_args |= {"read_timeout": CONNECT_TIMEOUT_SECONDS}
+        probe = sa.create_engine(url, poolclass=sa.NullPool, connect_args=probe_args)
+    except Exception as error:  # a malformed URL or a missing driver
+        service_unavailable(name, _reason(error))
+    try:
+        with probe.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except Exception as error:
+        service_unavailable(name, _reason(error))
+    finally:
+        probe.dispose()
+    admin = sa.create_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+    )
+    if mysql:
+
+        @sa.event.listens_for(admin, "connect")
+        def bounded_lock_waits(dbapi_connection: Any, record: Any) -> None:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET SESSION lock_wait_timeout = 30")
+
+    server = _SqlServer(
+        service=service,
+        admin=admin,
+        prefix=f"memora_test_{os.getpid()}_{secrets.token_hex(3)}",
+        counter=itertools.count(1),
+        created=set(),
+    )
+    try:
+        yield server
+    finally:
+        for database in sorted(server.created):
+            server.drop_database(database)
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[_SqlServer]:
+    yield from _sql_server("MariaDB")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[_SqlServer]:
+    yield from _sql_server("PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def mariadb_admin(mariadb_server: _SqlServer) -> sa.Engine:
+    """An AUTOCOMMIT engine on the configured MariaDB database (skips when it is down)."""
+    return mariadb_server.admin
+
+
+@pytest.fixture(scope="session")
+def postgres_admin(postgres_server: _SqlServer) -> sa.Engine:
+    """An AUTOCOMMIT engine on the configured PostgreSQL database (skips when it is down)."""
+    return postgres_server.admin
+
+
+# -- Redis ------------------------------------------------------------------------------
+
+
+def _redis_command(sock: socket.socket, *args: str) -> bytes:
+    payload = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+    sock.sendall(payload.encode())
+    reply = sock.recv(1024)
+    if not reply.startswith((b"+", b":", b"$")):
+        raise ConnectionError(reply.decode(errors="replace").strip())
+    return reply
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis URL, after a PING answered with PONG (skips when it is down)."""
+    service = SERVICES["Redis"]
+    parts = urlsplit(service.url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or 6379), timeout=CONNECT_TIMEOUT_SECONDS
+        ) as sock:
+            if parts.password is not None:
+                user = [unquote(parts.username)] if parts.username else []
+                _redis_command(sock, "AUTH", *user, unquote(parts.password))
+            if not _redis_command(sock, "PING").startswith(b"+PONG"):
+                raise ConnectionError("no PONG in reply to PING")
+    except (OSError, ValueError) as error:
+        service_unavailable("Redis", _reason(error))
+    return service.url
+
+
+# -- per-test databases -----------------------------------------------------------------
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("mariadb", id="mariadb", marks=pytest.mark.mariadb),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database of this test's own, on each backend in turn."""
+    backend: str = request.param
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'content.db'}"
+        return
+    server: _SqlServer = request.getfixturevalue(f"{backend}_server")
+    database = server.create_database()
+    try:
+        yield server.url_for(database)
+    finally:
+        server.drop_database(database)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    """An engine on the test's empty database, disposed afterwards."""
+    engine = sa.create_engine(db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def content_engine(engine: sa.Engine) -> sa.Engine:
+    """`engine`, with every content table of SPEC §1 created (and empty)."""
+    create_content_schema(engine)
+    return engine
+
+
+@pytest.fixture
+def statement_counter() -> Callable[[sa.Engine], AbstractContextManager[list[str]]]:
+    """`count_statements`, as a fixture: `with statement_counter(engine) as statements:`."""
+    return count_statements

@@ -1,0 +1,86 @@
+"""The local folder store: atomic, readable, confined under its root."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from memora_cdn.core import paths
+from memora_cdn.errors import StoreError
+from memora_cdn.store.base import JSON_CONTENT_TYPE
+from memora_cdn.store.local import FileStore
+
+
+def put(store: FileStore, key: str, body: bytes = b"{}") -> None:
+    store.put(key, body, content_type=JSON_CONTENT_TYPE, cache_control="public, max-age=60")
+
+
+@pytest.mark.parametrize(
+    "name", ["../x", "a/b", "Ünïcode name", "x" * 140, "ا" * 140, "..", "%2e%2e", "a\\b", "+plus"]
+)
+def test_every_document_name_lands_inside_the_root_and_reads_back(
+    tmp_path: Path, name: str
+) -> None:
+    store = FileStore(tmp_path / "cdn")
+    key = paths.lesson_key("P/1", name)
+    put(store, key, name.encode())
+    assert store.get(key) == name.encode()
+    written = [p for p in (tmp_path / "cdn").rglob("*") if p.is_file()]
+    assert len(written) == 1
+    assert written[0].resolve().is_relative_to((tmp_path / "cdn").resolve())
+    assert list(store.list_keys()) == [key]
+
+
+@pytest.mark.parametrize(
+    "key", ["../escape.json", "plans/../../x.json", "plans//x.json", "/abs.json"]
+)
+def test_keys_that_would_leave_the_root_are_refused(tmp_path: Path, key: str) -> None:
+    store = FileStore(tmp_path / "cdn")
+    with pytest.raises(StoreError, match="key segment"):
+        put(store, key)
+    assert not (tmp_path / "escape.json").exists()
+
+
+def test_files_are_written_readable_by_everyone_and_leave_no_temp_files(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    put(store, "plans/P/manifest.json", b'{"a":1}')
+    put(store, "plans/P/manifest.json", b'{"a":2}')
+    path = tmp_path / "plans/P/manifest.json"
+    assert path.read_bytes() == b'{"a":2}'
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert sorted(p.name for p in path.parent.iterdir()) == ["manifest.json"]
+
+
+def test_a_failed_write_keeps_the_old_file_whole_and_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FileStore(tmp_path)
+    put(store, "plans/P/manifest.json", b"old")
+
+    def crash(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(StoreError, match="No space left on device"):
+        put(store, "plans/P/manifest.json", b"new")
+    folder = tmp_path / "plans/P"
+    assert (folder / "manifest.json").read_bytes() == b"old"
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json"]
+
+
+def test_delete_prefix_removes_one_plan_and_its_empty_folders(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    for key in ("plans/A/manifest.json", "plans/A/lessons/L.json", "plans/AB/manifest.json"):
+        put(store, key)
+    assert store.delete_prefix(paths.plan_prefix("A")) == 2
+    assert list(store.list_keys()) == ["plans/AB/manifest.json"]
+    assert not (tmp_path / "plans/A").exists()
+
+
+def test_deleting_missing_keys_is_not_an_error(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    store.delete(["plans/P/lessons/nope.json"])
+    assert store.get("plans/P/lessons/nope.json") is None
