@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import groupby
@@ -167,30 +167,33 @@ class Publisher:
             raise InvalidDocumentsError(plan, problems)
 
     def _upload(self, plan: str, documents: Sequence[Document]) -> None:
-        """Children before parents, one kind at a time; each upload recorded as it lands."""
+        """Children before parents, one kind at a time; each upload recorded as it lands.
+
+        After a failure, files already in flight finish and are recorded too, nothing of a
+        later kind starts, and the first error is raised.
+        """
         if not documents:
             return
         workers = max(1, min(self.options.upload_concurrency, len(documents)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
             for _, group in groupby(documents, key=lambda d: d.kind.upload_rank):
-                pending: dict[Future[None], Document] = {
-                    pool.submit(self._put, document): document for document in group
-                }
-                try:
-                    while pending:
-                        done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                        for future in done:
-                            document = pending.pop(future)
-                            future.result()
-                            self.state.record_upload(
-                                plan,
-                                document.key,
-                                Published(document.content_hash, document.version, document.size),
-                                self._now(),
-                            )
-                finally:
-                    for future in pending:
-                        future.cancel()
+                futures = {pool.submit(self._put, document): document for document in group}
+                failure: BaseException | None = None
+                for future in as_completed(futures):
+                    if future.cancelled():
+                        continue
+                    error = future.exception()
+                    if error is not None:
+                        if failure is None:
+                            failure = error
+                            for pending in futures:
+                                pending.cancel()
+                        continue
+                    document = futures[future]
+                    entry = Published(document.content_hash, document.version, document.size)
+                    self.state.record_upload(plan, document.key, entry, self._now())
+                if failure is not None:
+                    raise failure
 
     def _put(self, document: Document) -> None:
         self.store.put(

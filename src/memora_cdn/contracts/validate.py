@@ -25,6 +25,8 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError
 
 from memora_cdn.core.paths import DocKind, parse_key
+from memora_cdn.errors import StoreError
+from memora_cdn.store.local import FileStore
 
 __all__ = ["Problem", "schema", "validate_document", "validate_tree"]
 
@@ -185,16 +187,18 @@ def validate_tree(root: Path) -> list[Problem]:
     problems: list[Problem] = []
     digests: dict[str, str] = {}
     documents: dict[str, tuple[DocKind, str, Mapping[str, Any]]] = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        key = path.relative_to(root).as_posix()
+    store = FileStore(root)  # the layout the folder store writes (long names span folders)
+    for key in sorted(store.list_keys()):
         parsed = parse_key(key)
         if parsed is None:
             problems.append(Problem(key, "$", "not a memora-cdn document"))
             continue
         try:
-            body = path.read_bytes()
-        except OSError as exc:
-            problems.append(Problem(key, "$", f"cannot be read: {exc.strerror}"))
+            body = store.get(key)
+        except StoreError as exc:
+            problems.append(Problem(key, "$", f"cannot be read: {exc.detail}"))
+            continue
+        if body is None:  # removed while we looked
             continue
         digests[key] = hashlib.sha256(body).hexdigest()
         try:

@@ -1,0 +1,3 @@
+from memora_cdn.cli import main
+
+main()

@@ -1,0 +1,484 @@
+"""Publishing a plan end to end (SPEC §2–§4): the acceptance scenarios of the foundation."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from catalogue import CatalogueBuilder, create_content_schema
+from memora_cdn.contracts.validate import validate_tree
+from memora_cdn.core.model import Doctype, SyncStatus
+from memora_cdn.core.render import RenderOptions
+from memora_cdn.errors import InvalidDocumentsError, StoreError
+from memora_cdn.publish import Publisher, PublishOptions, PublishResult
+from memora_cdn.source.schema import content_metadata
+from memora_cdn.source.sql import SqlSource
+from memora_cdn.state.repo import StateStore
+from memora_cdn.store.local import FileStore
+
+CONTENT = content_metadata()
+
+
+class RecordingStore(FileStore):
+    """A folder store that remembers every write and delete, in order."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.ops: list[tuple[str, str]] = []
+        self.fail_on_put: int | None = None
+
+    def put(self, key: str, body: bytes, *, content_type: str, cache_control: str) -> None:
+        if self.fail_on_put is not None and len(self.puts()) + 1 == self.fail_on_put:
+            self.fail_on_put = None
+            raise StoreError(key, "injected failure")
+        self.ops.append(("put", key))
+        super().put(key, body, content_type=content_type, cache_control=cache_control)
+
+    def delete(self, keys: Sequence[str]) -> None:
+        self.ops.extend(("delete", key) for key in keys)
+        super().delete(keys)
+
+    def puts(self) -> list[str]:
+        return [key for op, key in self.ops if op == "put"]
+
+    def reset(self) -> None:
+        self.ops.clear()
+
+
+class World:
+    """A source database, state, a recording folder store and a publisher with a fake clock."""
+
+    def __init__(self, engine: sa.Engine, root: Path, **render: Any) -> None:
+        create_content_schema(engine)
+        self.engine = engine
+        self.state = StateStore(engine)
+        self.state.create_schema()
+        self.store = RecordingStore(root)
+        self.ticks = itertools.count(1_790_000_000, 60)
+        self.publisher = Publisher(
+            SqlSource(engine),
+            self.state,
+            self.store,
+            PublishOptions(render=RenderOptions(**render), upload_concurrency=4),
+            clock=lambda: float(next(self.ticks)),
+        )
+        self.build = CatalogueBuilder(engine)
+
+    def publish(self, *plans: str) -> list[PublishResult]:
+        self.build.insert()
+        return [self.publisher.publish(plan) for plan in plans]
+
+    def doc(self, key: str) -> dict[str, Any]:
+        body = self.store.get(key)
+        assert body is not None, f"{key} was not published"
+        loaded: dict[str, Any] = json.loads(body)
+        return loaded
+
+    def keys(self, plan: str) -> set[str]:
+        return set(self.store.list_keys(f"plans/{plan}/"))
+
+    def update(self, doctype: Doctype, name: str, **values: object) -> None:
+        table = CONTENT.tables[doctype.table]
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(table).where(table.c.name == name).values(**values))
+
+    def delete_row(self, doctype: Doctype, name: str) -> None:
+        table = CONTENT.tables[doctype.table]
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(table).where(table.c.name == name))
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'site.db'}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def world(sqlite_engine: sa.Engine, tmp_path: Path) -> World:
+    return World(sqlite_engine, tmp_path / "cdn")
+
+
+def shared_subject(world: World) -> None:
+    """Plans X and Y share Subject A (2 units, 2 lessons each); X hides Unit 2."""
+    b = world.build
+    b.plan("X", subjects=["A"])
+    b.plan("Y", subjects=["A"])
+    b.subject("A", title="Subject A", is_public=True)
+    b.track("T", "A")
+    for u in (1, 2):
+        b.unit(f"U{u}", "T", sort_order=u)
+        b.topic(f"TP{u}", f"U{u}")
+        for n in (1, 2, 3):
+            b.lesson(f"U{u}L{n}", f"TP{u}", title=f"Lesson {u}.{n}", sort_order=n)
+            b.stage(f"U{u}L{n}", name=f"U{u}L{n}-S1", type="Text", config={"body": "…"})
+    b.override("X", "Memora Unit", "U2", "Hide")
+
+
+def subject_units(document: dict[str, Any]) -> list[str]:
+    return [unit["id"] for track in document["tracks"] for unit in track["units"]]
+
+
+# -- visibility and access --------------------------------------------------------------------
+
+
+def test_plan_hiding_unit_2_omits_it_and_its_subtree_while_plan_sharing_the_subject_shows_it(
+    world: World,
+) -> None:
+    shared_subject(world)
+    world.publish("X", "Y")
+    assert subject_units(world.doc("plans/X/subjects/A.json")) == ["U1"]
+    assert subject_units(world.doc("plans/Y/subjects/A.json")) == ["U1", "U2"]
+    x_search = {e["unit_id"] for e in world.doc("plans/X/search_index.json")["entries"]}
+    y_search = {e["unit_id"] for e in world.doc("plans/Y/search_index.json")["entries"]}
+    assert (x_search, y_search) == ({"U1"}, {"U1", "U2"})
+    x_keys = world.keys("X")
+    assert "plans/X/units/U2.json" not in x_keys
+    assert not {k for k in x_keys if "/lessons/U2L" in k}
+    assert {k for k in world.keys("Y") if "/lessons/U2L" in k} == {
+        f"plans/Y/lessons/U2L{n}.json" for n in (1, 2, 3)
+    }
+    assert world.doc("plans/X/manifest.json")["stats"]["lessons"] == 3
+    assert world.doc("plans/Y/manifest.json")["stats"]["lessons"] == 6
+
+
+def test_paid_subject_makes_every_child_paid_except_the_free_preview_unit_subtree(
+    world: World,
+) -> None:
+    b = world.build
+    b.plan("P", subjects=["S"])
+    b.subject("S", required_item="COURSE-001")
+    b.track("T", "S")
+    b.unit("U-PAID", "T", sort_order=1)
+    b.unit("U-FREE", "T", sort_order=2, is_free_preview=True)
+    for unit in ("U-PAID", "U-FREE"):
+        b.topic(f"{unit}-TP", unit)
+        b.lesson(f"{unit}-L", f"{unit}-TP")
+    world.publish("P")
+    paid = {
+        "is_published": True,
+        "access_level": "paid",
+        "is_sold_separately": False,
+        "parent_item_required": True,
+        "required_item": "COURSE-001",
+    }
+    free = {
+        "is_published": True,
+        "access_level": "free_preview",
+        "is_sold_separately": False,
+        "parent_item_required": False,
+    }
+    subject = world.doc("plans/P/subjects/S.json")
+    assert subject["access"] == {**paid, "parent_item_required": False}
+    assert subject["tracks"][0]["access"] == paid
+    paid_unit, free_unit = (
+        world.doc("plans/P/units/U-PAID.json"),
+        world.doc("plans/P/units/U-FREE.json"),
+    )
+    assert paid_unit["access"] == paid
+    assert paid_unit["topics"][0]["access"] == paid
+    assert world.doc("plans/P/lessons/U-PAID-L.json")["access"] == paid
+    assert free_unit["access"] == free
+    assert free_unit["topics"][0]["access"] == free
+    assert free_unit["topics"][0]["lessons"][0]["access"] == free
+    assert world.doc("plans/P/lessons/U-FREE-L.json")["access"] == free
+
+
+def test_dlc_track_subject_unlocked_track_and_free_unit_under_public_subject(world: World) -> None:
+    b = world.build
+    b.plan("P", subjects=["PAID", "OPEN"])
+    b.subject("PAID", required_item="COURSE-001")
+    b.track("DLC", "PAID", required_item="DLC-GEOMETRY", is_sold_separately=True, sort_order=1)
+    b.track("BUNDLED", "PAID", sort_order=2)
+    b.subject("OPEN", is_public=True)
+    b.track("OT", "OPEN")
+    b.unit("OU", "OT")
+    world.publish("P")
+    tracks = {t["id"]: t["access"] for t in world.doc("plans/P/subjects/PAID.json")["tracks"]}
+    assert (tracks["DLC"]["is_sold_separately"], tracks["DLC"]["parent_item_required"]) == (
+        True,
+        False,
+    )
+    assert tracks["DLC"]["required_item"] == "DLC-GEOMETRY"
+    assert (tracks["BUNDLED"]["is_sold_separately"], tracks["BUNDLED"]["parent_item_required"]) == (
+        False,
+        True,
+    )
+    unit = world.doc("plans/P/units/OU.json")
+    assert unit["access"] == {
+        "is_published": True,
+        "access_level": "public",
+        "is_sold_separately": False,
+        "parent_item_required": False,
+    }
+
+
+def test_unpublished_lesson_is_exported_nowhere_and_its_topic_lists_and_counts_skip_it(
+    world: World,
+) -> None:
+    b = world.build
+    b.plan("P", subjects=["S"])
+    b.subject("S")
+    b.track("T", "S")
+    b.unit("U", "T")
+    b.topic("TP", "U")
+    b.lesson("L1", "TP", sort_order=1)
+    b.lesson("L2", "TP", sort_order=2, is_published=False, title="Secret draft")
+    b.lesson("L3", "TP", sort_order=3)
+    world.publish("P")
+    keys = world.keys("P")
+    assert "plans/P/lessons/L2.json" not in keys
+    everything = b"".join(world.store.get(k) or b"" for k in keys).decode()
+    assert "Secret draft" not in everything
+    assert '"L2"' not in everything
+    unit = world.doc("plans/P/units/U.json")
+    assert [lesson["id"] for lesson in unit["topics"][0]["lessons"]] == ["L1", "L3"]
+    assert unit["stats"]["lessons"] == 2
+    assert world.doc("plans/P/lessons/L1.json")["navigation"]["next"]["id"] == "L3"
+    assert world.doc("plans/P/search_index.json")["total_lessons"] == 2
+
+
+# -- search index -----------------------------------------------------------------------------
+
+
+def lessons_in(world: World, plan: str, subjects: int, lessons: int, title: str = "Lesson") -> None:
+    b = world.build
+    b.plan(plan, subjects=[f"{plan}-S{s}" for s in range(subjects)])
+    for s in range(subjects):
+        b.subject(f"{plan}-S{s}")
+        b.track(f"{plan}-S{s}-T", f"{plan}-S{s}")
+        b.unit(f"{plan}-S{s}-U", f"{plan}-S{s}-T")
+        b.topic(f"{plan}-S{s}-TP", f"{plan}-S{s}-U")
+    for n in range(lessons):
+        b.lesson(
+            f"{plan}-L{n:04}", f"{plan}-S{n % subjects}-TP", title=f"{title} {n}", sort_order=n
+        )
+
+
+def test_three_subjects_and_50_lessons_make_one_search_index_with_50_entries(world: World) -> None:
+    lessons_in(world, "P", subjects=3, lessons=50)
+    world.publish("P")
+    index = world.doc("plans/P/search_index.json")
+    assert (index["is_sharded"], index["total_lessons"], len(index["entries"])) == (False, 50, 50)
+    assert not any("/search/" in key for key in world.keys("P"))
+
+
+def test_501_lessons_shard_the_index_by_subject_with_every_shard_within_100000_bytes(
+    world: World,
+) -> None:
+    lessons_in(world, "P", subjects=2, lessons=501, title="درس طويل العنوان " * 8)
+    world.publish("P")
+    index = world.doc("plans/P/search_index.json")
+    assert (index["is_sharded"], index["total_lessons"]) == (True, 501)
+    assert "entries" not in index
+    shard_keys = {key for key in world.keys("P") if "/search/" in key}
+    assert {s["url"].split("?")[0] for s in index["shards"]} == shard_keys
+    sizes = [len(world.store.get(key) or b"") for key in shard_keys]
+    assert max(sizes) <= 100_000
+    assert len(shard_keys) > 2, "subjects this large are split into numbered parts"
+    assert sum(len(world.doc(k)["entries"]) for k in shard_keys) == 501
+    assert validate_tree(world.store.root) == []
+
+
+# -- incremental publishing -----------------------------------------------------------------
+
+
+def test_publishing_twice_with_no_change_writes_nothing_the_second_time(world: World) -> None:
+    shared_subject(world)
+    first = world.publish("X", "Y")
+    assert all(r.counts.files_uploaded > 0 for r in first)
+    world.store.reset()
+    second = world.publish("X", "Y")
+    assert world.store.ops == []
+    assert [r.counts.files_uploaded for r in second] == [0, 0]
+    assert [r.counts.files_unchanged for r in second] == [r.files for r in first]
+
+
+@pytest.mark.parametrize("plan_has_lesson", [True])
+def test_changing_one_stage_config_rewrites_exactly_4_files_in_each_plan_with_the_lesson(
+    world: World, plan_has_lesson: bool
+) -> None:
+    shared_subject(world)
+    lessons_in(world, "Z", subjects=1, lessons=3)  # a plan without the lesson
+    world.publish("X", "Y", "Z")
+    world.store.reset()
+    world.update(Doctype.LESSON_STAGE, "U1L2-S1", config='{"body": "changed"}')
+    world.publish("X", "Y", "Z")
+    for plan in ("X", "Y"):
+        written = {key for key in world.store.puts() if key.startswith(f"plans/{plan}/")}
+        assert written == {
+            f"plans/{plan}/lessons/U1L2.json",
+            f"plans/{plan}/units/U1.json",
+            f"plans/{plan}/subjects/A.json",
+            f"plans/{plan}/manifest.json",
+        }
+    assert not [key for key in world.store.puts() if key.startswith("plans/Z/")]
+    assert world.doc("plans/X/lessons/U1L2.json")["stages"][0]["config"] == {"body": "changed"}
+
+
+def test_changing_a_lesson_title_rewrites_also_its_neighbours_and_the_search_index(
+    world: World,
+) -> None:
+    shared_subject(world)
+    world.publish("X", "Y")
+    world.store.reset()
+    world.update(Doctype.LESSON, "U1L2", title="A new title")
+    world.publish("X", "Y")
+    for plan in ("X", "Y"):
+        written = {key for key in world.store.puts() if key.startswith(f"plans/{plan}/")}
+        assert written == {
+            f"plans/{plan}/lessons/U1L2.json",
+            f"plans/{plan}/lessons/U1L1.json",
+            f"plans/{plan}/lessons/U1L3.json",
+            f"plans/{plan}/units/U1.json",
+            f"plans/{plan}/subjects/A.json",
+            f"plans/{plan}/search_index.json",
+            f"plans/{plan}/manifest.json",
+        }
+    assert world.doc("plans/Y/lessons/U1L1.json")["navigation"]["next"]["title"] == "A new title"
+
+
+def test_changing_a_lesson_title_in_a_sharded_plan_rewrites_its_shard_too(world: World) -> None:
+    lessons_in(world, "P", subjects=2, lessons=510)
+    world.publish("P")
+    world.store.reset()
+    world.update(Doctype.LESSON, "P-L0100", title="Renamed")
+    world.publish("P")
+    # L0100 sits in subject 0's topic between L0098 and L0102 (lessons alternate subjects).
+    assert set(world.store.puts()) == {
+        "plans/P/lessons/P-L0100.json",
+        "plans/P/lessons/P-L0098.json",
+        "plans/P/lessons/P-L0102.json",
+        "plans/P/units/P-S0-U.json",
+        "plans/P/subjects/P-S0.json",
+        "plans/P/search/P-S0.json",
+        "plans/P/search_index.json",
+        "plans/P/manifest.json",
+    }
+
+
+def test_uploads_go_children_first_manifest_last_and_stale_files_go_after_it(
+    world: World,
+) -> None:
+    shared_subject(world)
+    world.publish("Y")
+    world.store.reset()
+    world.delete_row(Doctype.LESSON, "U2L3")
+    world.publish("Y")
+    ops = world.store.ops
+    assert ops[-1] == ("delete", "plans/Y/lessons/U2L3.json")
+    puts = [key for op, key in ops if op == "put"]
+    assert puts[-1] == "plans/Y/manifest.json"
+    order = ["/lessons/", "/units/", "/subjects/", "search_index", "manifest"]
+    ranks = [next(i for i, part in enumerate(order) if part in key) for key in puts]
+    assert ranks == sorted(ranks)
+
+
+def test_a_failed_upload_resumes_without_reuploading_what_landed(world: World) -> None:
+    shared_subject(world)
+    world.build.insert()
+    world.store.fail_on_put = 4
+    with pytest.raises(StoreError, match="injected failure"):
+        world.publisher.publish("Y")
+    landed = world.store.puts()
+    assert 3 <= len(landed) <= 5, "uploads in flight finish; no later kind starts"
+    assert all("/lessons/" in key for key in landed)
+    assert set(world.state.published("Y")) == set(landed)
+    assert "plans/Y/manifest.json" not in world.keys("Y")
+    log = world.state.sync_log(plan="Y")[0]
+    assert log.status is SyncStatus.FAILED
+    assert log.error_message is not None
+    assert log.error_message.startswith("store error on 'plans/Y/lessons/")
+    assert log.error_message.endswith("': injected failure")
+    world.store.reset()
+    world.publish("Y")
+    assert not set(world.store.puts()) & set(landed)
+    assert validate_tree(world.store.root) == []
+
+
+def test_a_plan_that_renders_an_invalid_document_uploads_nothing(
+    sqlite_engine: sa.Engine, tmp_path: Path
+) -> None:
+    world = World(sqlite_engine, tmp_path / "cdn", shard_threshold=1, shard_max_bytes=300)
+    lessons_in(world, "P", subjects=1, lessons=2, title="x" * 140)
+    with pytest.raises(InvalidDocumentsError) as caught:
+        world.publish("P")
+    assert "over shard_max_bytes=300" in str(caught.value)
+    assert world.store.ops == []
+    log = world.state.sync_log(plan="P")[0]
+    assert log.status is SyncStatus.FAILED
+
+
+# -- plans that go away -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["unpublished", "deleted"])
+def test_a_plan_unpublished_or_deleted_has_its_folder_removed(world: World, how: str) -> None:
+    shared_subject(world)
+    world.publish("X", "Y")
+    if how == "unpublished":
+        world.update(Doctype.PLAN, "X", is_published=0)
+    else:
+        world.delete_row(Doctype.PLAN, "X")
+    (result,) = world.publish("X")
+    assert result.removed
+    assert world.keys("X") == set()
+    assert world.state.published("X") == {}
+    assert world.keys("Y")
+
+
+# -- names ----------------------------------------------------------------------------------
+
+
+def test_awkward_names_produce_files_inside_the_store_whose_links_resolve(world: World) -> None:
+    names = ["../x", "a/b", "Ünïcode name", "n" * 140, "ع" * 140]
+    b = world.build
+    b.plan("P/1", subjects=["S"])
+    b.subject("S")
+    b.track("T", "S")
+    for i, name in enumerate(names):
+        b.unit(name, "T", sort_order=i)
+        b.topic(f"TP{i}", name)
+        b.lesson(name, f"TP{i}")
+    world.publish("P/1")
+    root = world.store.root
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert all(p.resolve().is_relative_to(root) for p in files)
+    assert len(files) == 1 + 1 + len(names) * 2 + 1  # manifest, subject, units+lessons, index
+    assert validate_tree(root) == []
+    assert not (root.parent / "x.json").exists()
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+
+def test_bad_content_still_publishes_and_the_sync_log_lists_a_warning_for_each(
+    world: World,
+) -> None:
+    shared_subject(world)
+    b = world.build
+    b.lesson("ORPHAN", "TP-GONE")
+    b.stage("U1L1", name="BAD-JSON", type="Text", config='{"body": ')
+    b.override("Y", "Memora Lesson", "NO-SUCH-LESSON", "Rename", "x")
+    b.override("Y", "Memora Unit", "U1", "Teleport")
+    b.override("Y", "Memora Unit", "U1", "Set Access Level", "premium")
+    (result,) = world.publish("Y")
+    log = world.state.sync_log(plan="Y")[0]
+    assert log.status is SyncStatus.SUCCESS
+    assert log.warnings == result.warnings
+    text = "\n".join(log.warnings)
+    assert "Memora Lesson 'ORPHAN': parent Memora Topic 'TP-GONE' not found" in text
+    assert "'BAD-JSON'" in text
+    assert "NO-SUCH-LESSON" in text
+    assert "unknown action 'Teleport'" in text
+    assert "invalid access level 'premium'" in text
+    assert len(log.warnings) == 5
+    stages = world.doc("plans/Y/lessons/U1L1.json")["stages"]
+    assert [s["config"] for s in stages] == [{"body": "…"}, {}]
