@@ -63,8 +63,8 @@ def main() -> None:
     if task == "demo":
         run(BIN / "memora-cdn", "demo", *rest)
     elif task == "test":
-        run(BIN / "ruff", "check", "src", "tests", "dev.py")
-        run(BIN / "ruff", "format", "--check", "src", "tests", "dev.py")
+        run(BIN / "ruff", "check", "src", "tests", "bench", "dev.py")
+        run(BIN / "ruff", "format", "--check", "src", "tests", "bench", "dev.py")
         run(BIN / "mypy")
         run(BIN / "pytest", *rest)
 

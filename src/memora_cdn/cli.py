@@ -149,7 +149,8 @@ def _print_results(results: Iterable[PublishResult]) -> None:
         table.add_column(column, justify="left" if column == "plan" else "right")
     for r in results:
         if r.removed:
-            table.add_row(r.plan, "removed", "", "", "", str(r.counts.files_deleted), "")
+            label = "removed" if r.counts.files_deleted else "not published"
+            table.add_row(r.plan, label, "", "", "", str(r.counts.files_deleted), "")
             continue
         table.add_row(
             r.plan,
