@@ -145,8 +145,10 @@ def _publish_all(application: App, plans: Sequence[str]) -> list[PublishResult]:
 def _print_results(results: Iterable[PublishResult]) -> None:
     results = list(results)
     table = Table(title=None, show_edge=False)
-    for column in ("plan", "files", "bytes", "lessons", "uploaded", "deleted", "warnings"):
-        table.add_column(column, justify="left" if column == "plan" else "right")
+    widest = max((len(r.plan) for r in results), default=4)
+    table.add_column("plan", no_wrap=True, min_width=widest)
+    for column in ("files", "bytes", "lessons", "uploaded", "deleted", "warnings"):
+        table.add_column(column, justify="right")
     for r in results:
         if r.removed:
             label = "removed" if r.counts.files_deleted else "not published"
