@@ -158,3 +158,15 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
     code, out, _ = invoke(command, "--help")
     assert code == 0
     assert "Example: memora-cdn " in out
+
+
+def test_commands_on_a_fresh_folder_explain_what_is_missing(workdir: Path) -> None:
+    code, _, err = invoke("sync", "--all")
+    assert code == 3
+    assert err == (
+        "error: source table `tabMemora Academic Plan` is missing; "
+        "run `memora-cdn init --content-schema`\n"
+    )
+    code, out, _ = invoke("status")
+    assert code == 0
+    assert "Nothing published yet." in out

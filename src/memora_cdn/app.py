@@ -89,8 +89,10 @@ def build_app(settings: Settings) -> App:
 
 @contextmanager
 def running(settings: Settings) -> Iterator[App]:
+    """The application for one command; its own state tables are created if missing."""
     app = build_app(settings)
     try:
+        app.state.create_schema()
         yield app
     finally:
         app.close()
