@@ -151,7 +151,7 @@ def _print_results(results: Iterable[PublishResult]) -> None:
         table.add_column(column, justify="right")
     for r in results:
         if r.removed:
-            label = "removed" if r.counts.files_deleted else "not published"
+            label = "removed" if r.counts.files_deleted else "unpublished"
             table.add_row(r.plan, label, "", "", "", str(r.counts.files_deleted), "")
             continue
         table.add_row(

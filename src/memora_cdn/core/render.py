@@ -15,7 +15,7 @@ from typing import Any
 from memora_cdn.core import paths
 from memora_cdn.core.access import ResolvedNode, ResolvedPlan
 from memora_cdn.core.documents import Document, Published, finalize, versioned_link
-from memora_cdn.core.model import NodeKind, Stage, StageType
+from memora_cdn.core.model import Doctype, NodeKind, Stage, StageType
 from memora_cdn.core.paths import DocKind
 from memora_cdn.core.search import SearchEntry, render_search
 
@@ -38,7 +38,7 @@ class Rendering:
     """Every document of the plan, in upload order (children first, manifest last)."""
     warnings: tuple[str, ...]
     members: frozenset[tuple[str, str]]
-    """(doctype, name) of every node the plan shows."""
+    """(doctype, name) of every node and lesson stage the plan shows."""
     lessons: int = 0
 
 
@@ -109,7 +109,11 @@ class _Renderer:
         search_index = search_docs[-1]
         self._manifest(subject_docs, search_index)
         ordered = sorted(self.documents, key=lambda d: d.kind.upload_rank)
-        members = frozenset((n.kind.doctype.value, n.name) for n in self.resolved.walk())
+        stage = Doctype.LESSON_STAGE.value
+        members = frozenset(
+            [(n.kind.doctype.value, n.name) for n in self.resolved.walk()]
+            + [(stage, s.name) for stages in self.resolved.stages.values() for s in stages]
+        )
         return Rendering(
             plan=self.plan,
             documents=tuple(ordered),

@@ -1,0 +1,62 @@
+"""Change events (SPEC §5): what happened to which document, however memora-cdn heard of it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from memora_cdn.core.model import Doctype
+
+
+class Action(StrEnum):
+    INSERT = "insert"
+    UPDATE = "update"
+    TRASH = "trash"
+    DELETE = "delete"
+    RESTORE = "restore"
+    RENAME = "rename"
+
+    @property
+    def removes(self) -> bool:
+        """The document no longer exists afterwards."""
+        return self in (Action.TRASH, Action.DELETE)
+
+
+MONITORED: frozenset[Doctype] = frozenset(Doctype)
+"""Every doctype of SPEC §1 (but `tabDeleted Document`, which is how deletes are read)."""
+
+CHILD_PARENTS: Mapping[Doctype, Doctype] = {
+    Doctype.PLAN_SUBJECT: Doctype.PLAN,
+    Doctype.PLAN_OVERRIDE: Doctype.PLAN,
+    Doctype.LESSON_STAGE: Doctype.LESSON,
+}
+
+
+class UnknownDoctypeError(ValueError):
+    def __init__(self, doctype: str) -> None:
+        self.doctype = doctype
+        known = ", ".join(sorted(d.value for d in Doctype))
+        super().__init__(f"unknown doctype {doctype!r}: memora-cdn follows {known}")
+
+
+def parse_doctype(value: str) -> Doctype:
+    """A doctype by its Frappe name ("Memora Lesson"), its table name, or a short form."""
+    text = value.strip().removeprefix("tab")
+    for doctype in Doctype:
+        if text in (doctype.value, doctype.value.removeprefix("Memora ")):
+            return doctype
+    raise UnknownDoctypeError(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """One document changed: its fields now and before (either may be unknown, then empty)."""
+
+    doctype: Doctype
+    name: str
+    action: Action
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    before: Mapping[str, Any] = field(default_factory=dict)
+    old_name: str | None = None
