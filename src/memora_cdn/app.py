@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -13,12 +19,17 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from memora_cdn.core.render import RenderOptions
 from memora_cdn.errors import SettingError
-from memora_cdn.publish import Publisher, PublishOptions
+from memora_cdn.publish import Clock, Publisher, PublishOptions
+from memora_cdn.queue.base import PlanQueue, RetryPolicy
+from memora_cdn.queue.sql import SqlQueue
 from memora_cdn.settings import Settings
+from memora_cdn.source.graph import SqlCatalogueGraph
 from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore
 from memora_cdn.store.base import ObjectStore
 from memora_cdn.store.local import FileStore
+from memora_cdn.sync.intake import Intake
+from memora_cdn.sync.processor import BatchProcessor
 
 
 def make_engine(url: str, setting: str = "database_url") -> Engine:
@@ -52,6 +63,11 @@ def make_store(settings: Settings) -> ObjectStore:
     raise SettingError("store", settings.store, "S3 stores are not supported by this build yet")
 
 
+def worker_name() -> str:
+    """Names this process in claims: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 @dataclass
 class App:
     settings: Settings
@@ -59,13 +75,32 @@ class App:
     state: StateStore
     store: ObjectStore
     publisher: Publisher
+    queue: PlanQueue
+    intake: Intake
+    clock: Clock = time.time
+    worker_id: str = field(default_factory=worker_name)
+
+    def processor(self, stop: threading.Event | None = None) -> BatchProcessor:
+        return BatchProcessor(
+            self.queue,
+            self.publisher,
+            self.state,
+            policy=RetryPolicy(self.settings.max_retries, self.settings.retry_base_seconds),
+            lease_seconds=self.settings.lock_ttl_seconds,
+            worker_id=self.worker_id,
+            clock=self.clock,
+            stop=stop,
+        )
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC).replace(tzinfo=None)
 
     def close(self) -> None:
         self.source.engine.dispose()
         self.state.engine.dispose()
 
 
-def build_app(settings: Settings) -> App:
+def build_app(settings: Settings, clock: Clock = time.time) -> App:
     source_engine = make_engine(settings.database_url)
     state_engine = (
         source_engine
@@ -84,7 +119,10 @@ def build_app(settings: Settings) -> App:
         manifest_cache_seconds=settings.manifest_cache_seconds,
         document_cache_seconds=settings.document_cache_seconds,
     )
-    return App(settings, source, state, store, Publisher(source, state, store, options))
+    publisher = Publisher(source, state, store, options, clock=clock)
+    queue = SqlQueue(state_engine)
+    intake = Intake(SqlCatalogueGraph(source), state, queue, clock)
+    return App(settings, source, state, store, publisher, queue, intake, clock)
 
 
 @contextmanager

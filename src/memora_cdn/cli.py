@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
+import signal
 import sys
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -20,9 +23,16 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from memora_cdn.app import App, running
+from memora_cdn.core.events import Action
+from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.errors import MemoraCdnError, UnavailableError
 from memora_cdn.publish import PublishResult
 from memora_cdn.settings import Settings, load_settings
+from memora_cdn.state.scan_state import ScanStateStore
+from memora_cdn.sync.intake import IntakeResult
+from memora_cdn.sync.processor import BatchReport, BuildOutcome
+from memora_cdn.sync.scan import Scanner
+from memora_cdn.sync.worker import Schedule, Worker
 
 app = typer.Typer(
     name="memora-cdn",
@@ -32,6 +42,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+log = logging.getLogger("memora_cdn")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -48,9 +59,29 @@ ConfigOption = Annotated[
 F = TypeVar("F", bound=Callable[..., None])
 
 
+dead_letter_app = typer.Typer(
+    help="Plans that failed max_retries times: list, retry or clear them.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(dead_letter_app, name="dead-letter")
+
+
 def command(function: F) -> F:
     """Register a command whose errors end as one line on stderr and an exit status."""
+    app.command()(_guarded(function))
+    return function
 
+
+def dead_letter_command(name: str) -> Callable[[F], F]:
+    def register(function: F) -> F:
+        dead_letter_app.command(name)(_guarded(function))
+        return function
+
+    return register
+
+
+def _guarded(function: F) -> Callable[..., None]:
     @functools.wraps(function)
     def guarded(*args: Any, **kwargs: Any) -> None:
         try:
@@ -63,8 +94,7 @@ def command(function: F) -> F:
         except DBAPIError as error:
             _fail(f"database error: {_first_line(error.orig)}", 1)
 
-    app.command()(guarded)
-    return function
+    return guarded
 
 
 def _first_line(error: object) -> str:
@@ -114,10 +144,13 @@ def init(
 # -- publishing -----------------------------------------------------------------------------
 
 
-def _publish_all(application: App, plans: Sequence[str]) -> list[PublishResult]:
-    """Publish plans one after another with a progress bar; a failed plan does not stop the rest."""
-    results: list[PublishResult] = []
-    failures: list[str] = []
+def _process(
+    application: App, *, plans: Collection[str] | None = None, stop: threading.Event | None = None
+) -> BatchReport:
+    """Build what is due now (Manual trigger) with a progress bar; failures are retried later
+    by the worker, and make the command exit non-zero."""
+    total = application.queue.stats(application.now()).pending if plans is None else len(plans)
+    processor = application.processor(stop)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -127,19 +160,29 @@ def _publish_all(application: App, plans: Sequence[str]) -> list[PublishResult]:
         transient=True,
         disable=not err.is_terminal,
     ) as progress:
-        task = progress.add_task("Publishing", total=len(plans))
-        for plan in plans:
-            progress.update(task, description=f"Publishing {plan}")
-            try:
-                results.append(application.publisher.publish(plan))
-            except MemoraCdnError as error:
-                failures.append(str(error))
-                err.print(f"[red]failed[/red] {plan}: {error}", markup=True, highlight=False)
-            progress.advance(task)
-    _print_results(results)
-    if failures:
+        task = progress.add_task("Publishing", total=max(total, 1))
+
+        def advance(outcome: BuildOutcome) -> None:
+            progress.update(task, description=f"Published {outcome.plan}", advance=1)
+            if outcome.error is not None:
+                when = f"; retry at {_iso(outcome.retry_at)}" if outcome.retry_at else ""
+                state = "dead-lettered" if outcome.status is SyncStatus.DEAD_LETTER else "failed"
+                err.print(f"{state} {outcome.plan}: {outcome.error}{when}", markup=False)
+
+        report = processor.run(Trigger.MANUAL, plans=plans, on_outcome=advance)
+    _print_results(o.result for o in report.succeeded if o.result is not None)
+    return report
+
+
+def _every_plan(application: App) -> list[str]:
+    """Plans in the source, and plans published before (which may have to be removed)."""
+    published = {p.plan_id for p in application.state.publications()}
+    return sorted(set(application.source.plan_names()) | published)
+
+
+def _exit_for(report: BatchReport) -> None:
+    if report.failed:
         raise typer.Exit(1)
-    return results
 
 
 def _print_results(results: Iterable[PublishResult]) -> None:
@@ -184,21 +227,19 @@ def sync(
     ctx: typer.Context,
     all_plans: Annotated[bool, typer.Option("--all", help="Queue every plan first.")] = False,
 ) -> None:
-    """Process pending plans now; with --all, rebuild every plan in the source.
+    """Process the queue now; with --all, queue every plan first (a full rebuild).
 
     Example: memora-cdn sync --all
     """
     settings = _settings(ctx)
     with running(settings) as application:
-        if not all_plans:
-            out.print("No change queue in this build yet: nothing pending. Use --all to rebuild.")
+        if all_plans:
+            plans = _every_plan(application)
+            application.intake.queue_plans(plans, trigger=Trigger.MANUAL)
+        elif application.queue.stats(application.now()).pending == 0:
+            out.print("Nothing pending.")
             return
-        plans = sorted(set(application.source.plan_names()) | _published_plans(application))
-        _publish_all(application, plans)
-
-
-def _published_plans(application: App) -> set[str]:
-    return {p.plan_id for p in application.state.publications()}
+        _exit_for(_process(application))
 
 
 @command
@@ -208,11 +249,19 @@ def rebuild(
 ) -> None:
     """Rebuild the given plans now (a missing or unpublished plan has its folder removed).
 
-    Example: memora-cdn rebuild "Grade 10 Scientific"
+    A plan another worker is building right now is queued to be built again after it.
+
+    Example: memora-cdn rebuild PLAN-G10-SCI PLAN-G12-SCI
     """
     settings = _settings(ctx)
     with running(settings) as application:
-        _publish_all(application, plans)
+        application.intake.queue_plans(plans, trigger=Trigger.MANUAL)
+        report = _process(application, plans=plans)
+        built = {o.plan for o in report.outcomes}
+        for plan in plans:
+            if plan not in built:
+                out.print(f"{plan} is being built by another worker; it will be built again after.")
+        _exit_for(report)
 
 
 @command
@@ -232,9 +281,175 @@ def demo(ctx: typer.Context) -> None:
             if seeded.total
             else "Demo catalogue already seeded: no rows added."
         )
-        plans = sorted(set(application.source.plan_names()) | _published_plans(application))
-        _publish_all(application, plans)
+        plans = _every_plan(application)
+        application.intake.queue_plans(plans, trigger=Trigger.MANUAL)
+        report = _process(application)
         out.print(f"Store: {application.store.describe()}")
+        _exit_for(report)
+
+
+# -- change tracking -------------------------------------------------------------------------
+
+
+@command
+def notify(
+    ctx: typer.Context,
+    doctype: Annotated[str, typer.Argument(help='e.g. "Memora Lesson" (or just "Lesson").')],
+    name: Annotated[str, typer.Argument(help="The document's name.")],
+    action: Annotated[Action, typer.Option(help="What happened to it.")] = Action.UPDATE,
+    old_name: Annotated[
+        str | None, typer.Option("--old-name", help="The name before a rename.")
+    ] = None,
+) -> None:
+    """Tell memora-cdn a document changed: its affected plans are queued.
+
+    Example: memora-cdn notify "Memora Lesson" LES-00042 --action update
+    """
+    settings = _settings(ctx)
+    with running(settings) as application:
+        result = application.intake.notify(doctype, name, action, old_name)
+    if not result.plans:
+        out.print("No published plan shows that document: nothing queued.")
+        return
+    waiting = sorted(result.plans - set(result.scheduled))
+    out.print(f"Queued: {', '.join(result.scheduled) or '-'}", markup=False, highlight=False)
+    if waiting:
+        out.print(f"Already queued: {', '.join(waiting)}", markup=False, highlight=False)
+
+
+def _scan(application: App) -> IntakeResult:
+    """One scan of the source: events queued first, then the watermarks advance."""
+    scanner = Scanner(
+        application.source, ScanStateStore(application.state.engine), application.clock
+    )
+    result = scanner.scan()
+    queued = application.intake.submit(result.events, trigger=Trigger.SCHEDULER)
+    scanner.commit(result)
+    if result.events:
+        log.info("scan: %d changes, %d plans queued", len(result.events), len(queued.scheduled))
+    return queued
+
+
+@command
+def scan(ctx: typer.Context) -> None:
+    """Poll the source for changed and deleted documents and queue the plans they affect.
+
+    Example: memora-cdn scan && memora-cdn sync
+    """
+    settings = _settings(ctx)
+    with running(settings) as application:
+        queued = _scan(application)
+    out.print(
+        f"{queued.events} changes found; {len(queued.plans)} plans affected, "
+        f"{len(queued.scheduled)} newly queued.",
+        highlight=False,
+    )
+
+
+@command
+def worker(ctx: typer.Context) -> None:
+    """Run the scheduler: scan, batch every interval or at the threshold, retry failures.
+
+    Stops cleanly on SIGTERM or Ctrl-C, after the plan in hand.
+
+    Example: MEMORA_CDN_BATCH_INTERVAL_MINUTES=1 memora-cdn worker
+    """
+    settings = _settings(ctx)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        if not stop.is_set():
+            err.print(
+                f"{signal.Signals(signum).name}: stopping after the plan in hand", markup=False
+            )
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    with running(settings) as application:
+        schedule = Schedule(
+            interval_seconds=settings.batch_interval_minutes * 60,
+            threshold=settings.batch_threshold,
+            scan_interval_seconds=settings.scan_interval_seconds,
+        )
+        runner = Worker(
+            application.processor(stop),
+            application.queue,
+            schedule,
+            application.clock,
+            poll=lambda: _scan(application),
+            on_batch=_log_batch,
+        )
+        log.info("worker %s started (queue: %s)", application.worker_id, application.queue.name)
+        runner.run()
+        log.info("worker %s stopped", application.worker_id)
+
+
+def _log_batch(report: BatchReport) -> None:
+    log.info(
+        "%s batch: %d built, %d failed",
+        report.trigger.value,
+        len(report.succeeded),
+        len(report.failed),
+    )
+
+
+@dead_letter_command("list")
+def dead_letter_list(ctx: typer.Context) -> None:
+    """List dead-lettered plans with their last error.
+
+    Example: memora-cdn dead-letter list
+    """
+    settings = _settings(ctx)
+    with running(settings) as application:
+        letters = application.queue.dead_letters()
+    if not letters:
+        out.print("No dead letters.")
+        return
+    table = Table("plan", "attempts", "failed at", "last error", show_edge=False)
+    for letter in letters:
+        table.add_row(
+            letter.plan, str(letter.attempts), _iso(letter.failed_at) or "", letter.last_error or ""
+        )
+    out.print(table)
+
+
+@dead_letter_command("retry")
+def dead_letter_retry(
+    ctx: typer.Context, plan: Annotated[str, typer.Argument(help="The plan to retry.")]
+) -> None:
+    """Put a dead-lettered plan back in the queue with a fresh retry budget.
+
+    Example: memora-cdn dead-letter retry PLAN-G10-SCI
+    """
+    settings = _settings(ctx)
+    with running(settings) as application:
+        if not application.queue.retry_dead(plan, application.now()):
+            raise typer.BadParameter(f"{plan!r} is not in the dead letter", param_hint="PLAN")
+        application.state.log_start(
+            plan, Trigger.MANUAL, application.now(), status=SyncStatus.QUEUED
+        )
+    out.print(f"{plan} queued again; `memora-cdn sync` or the worker will build it.")
+
+
+@dead_letter_command("clear")
+def dead_letter_clear(
+    ctx: typer.Context,
+    plan: Annotated[str | None, typer.Argument(help="One plan (default: all).")] = None,
+) -> None:
+    """Forget dead-lettered plans (one, or all).
+
+    Example: memora-cdn dead-letter clear PLAN-G10-SCI
+    """
+    settings = _settings(ctx)
+    with running(settings) as application:
+        cleared = application.queue.clear_dead(plan)
+    out.print(f"Cleared {cleared} dead letter{'s' if cleared != 1 else ''}.")
 
 
 # -- inspection ----------------------------------------------------------------------------

@@ -77,3 +77,20 @@ class UnknownPlanError(MemoraCdnError):
     def __init__(self, plan: str) -> None:
         self.plan = plan
         super().__init__(f"no academic plan named {plan!r} in the source database")
+
+
+class UnknownDoctypeError(MemoraCdnError):
+    exit_code = 2
+
+    def __init__(self, doctype: str, known: list[str]) -> None:
+        self.doctype = doctype
+        super().__init__(f"unknown doctype {doctype!r}; memora-cdn follows: {', '.join(known)}")
+
+
+class DocumentNotFoundError(MemoraCdnError):
+    exit_code = 8
+
+    def __init__(self, doctype: str, name: str) -> None:
+        self.doctype = doctype
+        self.name = name
+        super().__init__(f"no {doctype} named {name!r} in the source database; nothing queued")

@@ -8,6 +8,16 @@ from enum import StrEnum
 from typing import Any
 
 from memora_cdn.core.model import Doctype
+from memora_cdn.errors import UnknownDoctypeError
+
+__all__ = [
+    "CHILD_PARENTS",
+    "MONITORED",
+    "Action",
+    "ChangeEvent",
+    "UnknownDoctypeError",
+    "parse_doctype",
+]
 
 
 class Action(StrEnum):
@@ -34,20 +44,13 @@ CHILD_PARENTS: Mapping[Doctype, Doctype] = {
 }
 
 
-class UnknownDoctypeError(ValueError):
-    def __init__(self, doctype: str) -> None:
-        self.doctype = doctype
-        known = ", ".join(sorted(d.value for d in Doctype))
-        super().__init__(f"unknown doctype {doctype!r}: memora-cdn follows {known}")
-
-
 def parse_doctype(value: str) -> Doctype:
     """A doctype by its Frappe name ("Memora Lesson"), its table name, or a short form."""
     text = value.strip().removeprefix("tab")
     for doctype in Doctype:
         if text in (doctype.value, doctype.value.removeprefix("Memora ")):
             return doctype
-    raise UnknownDoctypeError(value)
+    raise UnknownDoctypeError(value, sorted(d.value for d in Doctype))
 
 
 @dataclass(frozen=True, slots=True)

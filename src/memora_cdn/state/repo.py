@@ -176,6 +176,51 @@ class StateStore:
             assert key is not None
             return int(key[0])
 
+    def start_attempt(
+        self,
+        plan: str,
+        triggered_by: Trigger,
+        at: datetime,
+        *,
+        retry_count: int = 0,
+        is_fallback: bool = False,
+    ) -> int:
+        """The plan's waiting `Queued` row becomes `Processing` (or a new row is started)."""
+        waiting = (
+            select(func.max(sync_log.c.id))
+            .where(sync_log.c.plan_id == plan, sync_log.c.status == SyncStatus.QUEUED.value)
+            .scalar_subquery()
+        )
+        values = {
+            "status": SyncStatus.PROCESSING.value,
+            "triggered_by": triggered_by.value,
+            "started_at": at,
+            "retry_count": retry_count,
+            "is_fallback": is_fallback,
+        }
+        with self.engine.begin() as conn:
+            log_id = conn.execute(select(waiting)).scalar()
+            if log_id is not None:
+                conn.execute(update(sync_log).where(sync_log.c.id == log_id).values(**values))
+                # Older waiting rows (queued twice before a build) are folded into this one.
+                conn.execute(
+                    delete(sync_log).where(
+                        sync_log.c.plan_id == plan,
+                        sync_log.c.status == SyncStatus.QUEUED.value,
+                        sync_log.c.id < log_id,
+                    )
+                )
+                return int(log_id)
+        return self.log_start(
+            plan, triggered_by, at, retry_count=retry_count, is_fallback=is_fallback
+        )
+
+    def set_status(self, log_id: int, status: SyncStatus) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(sync_log).where(sync_log.c.id == log_id).values(status=status.value)
+            )
+
     def log_finish(
         self,
         log_id: int,

@@ -86,14 +86,16 @@ export_queue = Table(
     metadata,
     Column("plan_id", _NAME, primary_key=True),
     Column("state", String(16), nullable=False),
-    Column("triggered_by", String(32), nullable=False),
     Column("enqueued_at", _when(), nullable=False),
     Column("due_at", _when(), nullable=False),
     Column("attempts", Integer(), nullable=False, server_default="0"),
+    Column("token", String(64), nullable=True),
     Column("claimed_by", String(200), nullable=True),
     Column("lease_until", _when(), nullable=True),
+    Column("dirty", Boolean(), nullable=False, server_default="0"),
     Column("is_fallback", Boolean(), nullable=False, server_default="0"),
     Column("last_error", _TEXT, nullable=True),
+    Column("failed_at", _when(), nullable=True),
     Index("ix_cdn_export_queue_state_due", "state", "due_at"),
 )
 

@@ -1,0 +1,1 @@
+"""The plan queue: which plans need a rebuild, who is building them, what failed."""

@@ -1,0 +1,261 @@
+"""The SQL queue (`cdn_export_queue`): the queue in standalone mode, and Redis's fallback.
+
+Every transition is one conditional UPDATE (or DELETE) whose WHERE clause restates the state
+it expects, so concurrent workers on one database never both win: a claim is the row's lock,
+a lease that runs out makes the plan claimable again, and only the claim's token can
+complete, fail, renew or release it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Collection, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from memora_cdn.queue.base import (
+    Claim,
+    DeadLetter,
+    Failure,
+    QueueState,
+    QueueStats,
+    RetryPolicy,
+)
+from memora_cdn.state.schema import export_queue as q
+
+log = logging.getLogger(__name__)
+
+_KNOWN = [state.value for state in QueueState]
+
+
+class SqlQueue:
+    name = "sql"
+
+    def __init__(self, engine: Engine, *, fallback: bool = False) -> None:
+        self.engine = engine
+        self.fallback = fallback
+        """Rows written by this queue are marked `is_fallback` (Redis was unreachable)."""
+
+    # -- scheduling -----------------------------------------------------------------------
+
+    def enqueue(self, plans: Iterable[str], now: datetime) -> list[str]:
+        scheduled: list[str] = []
+        for plan in dict.fromkeys(plans):
+            if self._enqueue_one(plan, now):
+                scheduled.append(plan)
+        return scheduled
+
+    def _enqueue_one(self, plan: str, now: datetime) -> bool:
+        for _ in range(3):
+            with self.engine.begin() as conn:
+                marked = conn.execute(
+                    update(q)
+                    .where(q.c.plan_id == plan, q.c.state == QueueState.PROCESSING, ~q.c.dirty)
+                    .values(dirty=True)
+                )
+                if marked.rowcount:
+                    return True
+                present = conn.execute(select(q.c.state).where(q.c.plan_id == plan)).first()
+                if present is not None:
+                    return False  # already pending, retrying, dirty or dead: deduplicated
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            insert(q).values(
+                                plan_id=plan,
+                                state=QueueState.PENDING.value,
+                                enqueued_at=now,
+                                due_at=now,
+                                attempts=0,
+                                dirty=False,
+                                is_fallback=self.fallback,
+                            )
+                        )
+                except IntegrityError:
+                    continue  # another process queued it between our read and insert
+                return True
+        return False
+
+    def claim(
+        self,
+        worker: str,
+        now: datetime,
+        *,
+        lease_seconds: float,
+        limit: int = 1,
+        include_pending: bool = True,
+        plans: Collection[str] | None = None,
+    ) -> list[Claim]:
+        due = self._claimable(now, include_pending)
+        query = select(q.c.plan_id, q.c.attempts, q.c.is_fallback).where(due)
+        if plans is not None:
+            query = query.where(q.c.plan_id.in_(list(plans)))
+        query = query.order_by(q.c.due_at, q.c.plan_id).limit(max(limit * 4, limit + 8))
+        lease = now + timedelta(seconds=lease_seconds)
+        claims: list[Claim] = []
+        with self.engine.connect() as conn:
+            candidates: list[Any] = list(conn.execute(query).all())
+        for plan, attempts, is_fallback in candidates:
+            if len(claims) >= limit:
+                break
+            token = secrets.token_hex(16)
+            with self.engine.begin() as conn:
+                won = conn.execute(
+                    update(q)
+                    .where(q.c.plan_id == plan, due)
+                    .values(
+                        state=QueueState.PROCESSING.value,
+                        token=token,
+                        claimed_by=worker[:200],
+                        lease_until=lease,
+                        dirty=False,
+                    )
+                )
+            if won.rowcount == 1:
+                claims.append(Claim(plan, token, int(attempts), bool(is_fallback)))
+        return claims
+
+    @staticmethod
+    def _claimable(now: datetime, include_pending: bool) -> ColumnElement[bool]:
+        waiting = [QueueState.RETRY.value] + ([QueueState.PENDING.value] if include_pending else [])
+        return or_(
+            and_(q.c.state.in_(waiting), q.c.due_at <= now),
+            and_(q.c.state == QueueState.PROCESSING.value, q.c.lease_until < now),
+        )
+
+    def _held(self, claim: Claim) -> ColumnElement[bool]:
+        return and_(
+            q.c.plan_id == claim.plan,
+            q.c.token == claim.token,
+            q.c.state == QueueState.PROCESSING.value,
+        )
+
+    def renew(self, claim: Claim, now: datetime, lease_seconds: float) -> bool:
+        with self.engine.begin() as conn:
+            renewed = conn.execute(
+                update(q)
+                .where(self._held(claim))
+                .values(lease_until=now + timedelta(seconds=lease_seconds))
+            )
+        return renewed.rowcount == 1
+
+    def complete(self, claim: Claim, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            gone = conn.execute(delete(q).where(self._held(claim), ~q.c.dirty))
+            if gone.rowcount:
+                return
+            # Queued again while it was being built: build it once more.
+            conn.execute(update(q).where(self._held(claim)).values(**self._pending(now)))
+
+    def release(self, claim: Claim, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(q).where(self._held(claim)).values(**self._pending(now)))
+
+    @staticmethod
+    def _pending(now: datetime) -> dict[str, Any]:
+        return {
+            "state": QueueState.PENDING.value,
+            "due_at": now,
+            "token": None,
+            "claimed_by": None,
+            "lease_until": None,
+            "dirty": False,
+        }
+
+    def fail(self, claim: Claim, error: str, now: datetime, policy: RetryPolicy) -> Failure:
+        failures = claim.attempts + 1
+        dead = failures > policy.max_retries
+        retry_at = None if dead else now + policy.delay(failures)
+        values: dict[str, Any] = {
+            "state": (QueueState.DEAD if dead else QueueState.RETRY).value,
+            "attempts": failures,
+            "due_at": retry_at or now,
+            "token": None,
+            "claimed_by": None,
+            "lease_until": None,
+            "dirty": False,
+            "last_error": error,
+            "failed_at": now,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(update(q).where(self._held(claim)).values(**values))
+        return Failure(failures, retry_at)
+
+    # -- inspection and operator actions ---------------------------------------------------
+
+    def stats(self, now: datetime) -> QueueStats:
+        query = select(q.c.state, func.count()).group_by(q.c.state)
+        with self.engine.connect() as conn:
+            rows: list[Any] = list(conn.execute(query))
+        counts = {str(state): int(n) for state, n in rows}
+        return QueueStats(
+            pending=counts.get(QueueState.PENDING.value, 0),
+            processing=counts.get(QueueState.PROCESSING.value, 0),
+            retrying=counts.get(QueueState.RETRY.value, 0),
+            dead_letter=counts.get(QueueState.DEAD.value, 0),
+        )
+
+    def pending_count(self) -> int:
+        query = select(func.count()).where(q.c.state == QueueState.PENDING.value)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def next_due(self) -> datetime | None:
+        retry = select(func.min(q.c.due_at)).where(q.c.state == QueueState.RETRY.value)
+        lease = select(func.min(q.c.lease_until)).where(q.c.state == QueueState.PROCESSING.value)
+        with self.engine.connect() as conn:
+            times = [conn.execute(query).scalar() for query in (retry, lease)]
+        found = [t for t in times if t is not None]
+        return min(found) if found else None
+
+    def dead_letters(self) -> list[DeadLetter]:
+        query = (
+            select(q.c.plan_id, q.c.attempts, q.c.last_error, q.c.failed_at)
+            .where(q.c.state == QueueState.DEAD.value)
+            .order_by(q.c.failed_at, q.c.plan_id)
+        )
+        with self.engine.connect() as conn:
+            return [DeadLetter(r[0], int(r[1]), r[2], r[3]) for r in conn.execute(query)]
+
+    def retry_dead(self, plan: str, now: datetime) -> bool:
+        values = {**self._pending(now), "attempts": 0}
+        with self.engine.begin() as conn:
+            moved = conn.execute(
+                update(q)
+                .where(q.c.plan_id == plan, q.c.state == QueueState.DEAD.value)
+                .values(**values)
+            )
+        return moved.rowcount == 1
+
+    def clear_dead(self, plan: str | None = None) -> int:
+        query = delete(q).where(q.c.state == QueueState.DEAD.value)
+        if plan is not None:
+            query = query.where(q.c.plan_id == plan)
+        with self.engine.begin() as conn:
+            return int(conn.execute(query).rowcount)
+
+    def quarantine_corrupt(self, now: datetime) -> list[str]:
+        """Dead-letter rows no worker could ever take (unknown state, empty plan, no due
+        time), so they are visible to an operator instead of silently stuck."""
+        broken = or_(q.c.state.not_in(_KNOWN), q.c.plan_id == "", q.c.due_at.is_(None))
+        with self.engine.begin() as conn:
+            rows = [r[0] for r in conn.execute(select(q.c.plan_id).where(broken))]
+            if rows:
+                conn.execute(
+                    update(q)
+                    .where(broken)
+                    .values(
+                        state=QueueState.DEAD.value,
+                        due_at=now,
+                        last_error="corrupt queue row (unknown state or missing fields)",
+                        failed_at=now,
+                        token=None,
+                    )
+                )
+        for plan in rows:
+            log.warning("corrupt queue row for plan %r moved to the dead letter", plan)
+        return rows

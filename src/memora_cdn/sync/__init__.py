@@ -1,0 +1,1 @@
+"""Change tracking: events in, affected plans out, queued and rebuilt."""

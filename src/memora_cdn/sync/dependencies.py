@@ -1,0 +1,164 @@
+"""Which plans one change event touches (SPEC §5).
+
+Affected plans are the union of:
+
+- the plans reached by walking up from the document's parent now (Lesson Stage → Lesson →
+  Topic → Unit → Track → Subject → the plans with a Plan Subject row for it), and from its
+  parent before the change when that differs (a move);
+- the plans whose last publish showed the document (the member index), under its name and,
+  on a rename, its old name: that is how deletes, renames and orphans are found; for a Lesson
+  Stage, also the plans that showed its lesson;
+- for a Plan, the plan itself (and its old name, whose folder must go); for a Plan Subject or
+  Plan Override, the plan it belongs to (now and before);
+- for a Season, Grade or Stream, the plans whose link names it.
+
+Nothing here reads a database: the catalogue and the member index are passed in, and a walk
+costs one small lookup per ancestor level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from memora_cdn.core.events import CHILD_PARENTS, ChangeEvent
+from memora_cdn.core.model import Doctype
+
+__all__ = ["PARENT_LINKS", "CatalogueGraph", "MemberIndex", "affected_plans"]
+
+
+class CatalogueGraph(Protocol):
+    """The catalogue as it is now, one parent link at a time."""
+
+    def parent(self, doctype: Doctype, name: str) -> str | None:
+        """The row's parent link value; None when the row does not exist or the link is empty."""
+        ...
+
+    def plans_with_subject(self, subject: str) -> set[str]:
+        """Plans with a Plan Subject row for `subject`, published or not."""
+        ...
+
+    def plans_referencing(self, doctype: Doctype, name: str) -> set[str]:
+        """Plans whose season, grade or stream (by `doctype`) is `name`."""
+        ...
+
+
+class MemberIndex(Protocol):
+    """What each plan's last publish showed (`cdn_plan_member`)."""
+
+    def plans_with_member(self, doctype: str, name: str) -> set[str]: ...
+
+
+PARENT_LINKS: Mapping[Doctype, tuple[str, Doctype]] = {
+    Doctype.TRACK: ("parent_subject", Doctype.SUBJECT),
+    Doctype.UNIT: ("parent_track", Doctype.TRACK),
+    Doctype.TOPIC: ("parent_unit", Doctype.UNIT),
+    Doctype.LESSON: ("parent_topic", Doctype.TOPIC),
+    **{child: ("parent", parent) for child, parent in CHILD_PARENTS.items()},
+}
+"""For each doctype that has one: its parent link column and the doctype that column names."""
+
+_REFERENCED = frozenset({Doctype.SEASON, Doctype.GRADE, Doctype.STREAM})
+_PLAN_ROWS = frozenset({Doctype.PLAN_SUBJECT, Doctype.PLAN_OVERRIDE})
+
+
+def affected_plans(event: ChangeEvent, graph: CatalogueGraph, members: MemberIndex) -> set[str]:
+    """The names of every plan whose published files may change because of `event`."""
+    doctype = event.doctype
+    names = _names(event)
+    if doctype is Doctype.PLAN:
+        return set(names)
+    if doctype in _REFERENCED:
+        return {plan for name in names for plan in graph.plans_referencing(doctype, name)}
+
+    walk = _Walk(graph)
+    plans: set[str] = set()
+    if doctype is Doctype.SUBJECT:
+        for name in names:
+            plans |= walk.plans_above(Doctype.SUBJECT, name)
+    else:
+        parent_doctype = PARENT_LINKS[doctype][1]
+        for parent in _parents(event, graph):
+            plans |= walk.plans_above(parent_doctype, parent)
+            if doctype is Doctype.LESSON_STAGE:
+                plans |= members.plans_with_member(parent_doctype.value, parent)
+    if doctype not in _PLAN_ROWS:
+        for name in names:
+            plans |= members.plans_with_member(doctype.value, name)
+    return plans
+
+
+def _names(event: ChangeEvent) -> list[str]:
+    """The document's name, then its old name when it had another one."""
+    names = [event.name]
+    if event.old_name and event.old_name != event.name:
+        names.append(event.old_name)
+    return names
+
+
+def _parents(event: ChangeEvent, graph: CatalogueGraph) -> list[str]:
+    """The document's parent now and, when different, before the change (either may be none).
+
+    Now is what the event's `fields` say; when they do not carry the link (a partial event),
+    what the catalogue says, which is nothing once the row is deleted.
+    """
+    column, _ = PARENT_LINKS[event.doctype]
+    if column in event.fields:
+        now = _link(event.doctype, event.fields)
+    else:
+        now = graph.parent(event.doctype, event.name)
+    before = _link(event.doctype, event.before)
+    return [parent for parent in dict.fromkeys((now, before)) if parent is not None]
+
+
+def _link(doctype: Doctype, values: Mapping[str, Any]) -> str | None:
+    """The parent link in a document's fields; None when empty or absent.
+
+    A child row whose `parenttype` names another doctype belongs to no parent of ours.
+    """
+    column, parent_doctype = PARENT_LINKS[doctype]
+    if doctype in CHILD_PARENTS:
+        parenttype = values.get("parenttype")
+        if parenttype not in (None, "", parent_doctype.value):
+            return None
+    value = values.get(column)
+    if value is None:
+        return None
+    text = str(value)
+    return text if text.strip() else None
+
+
+class _Walk:
+    """Walks up the catalogue, remembering each lookup so a move's two walks share ancestors."""
+
+    def __init__(self, graph: CatalogueGraph) -> None:
+        self._graph = graph
+        self._parents: dict[tuple[Doctype, str], str | None] = {}
+        self._subjects: dict[str, set[str]] = {}
+
+    def plans_above(self, doctype: Doctype, name: str) -> set[str]:
+        """The plans that row `name` of `doctype` reaches; none when an ancestor is missing.
+
+        Each step goes one level up, so the walk ends after at most five steps; the visited
+        set is a second guard, against a parent map that could ever point back at itself.
+        """
+        visited: set[tuple[Doctype, str]] = set()
+        while doctype not in (Doctype.SUBJECT, Doctype.PLAN):
+            if (doctype, name) in visited:
+                return set()
+            visited.add((doctype, name))
+            parent = self._parent(doctype, name)
+            if parent is None:  # an orphan: no plan shows it, or anything below it
+                return set()
+            doctype, name = PARENT_LINKS[doctype][1], parent
+        if doctype is Doctype.PLAN:
+            return {name}
+        if name not in self._subjects:
+            self._subjects[name] = self._graph.plans_with_subject(name)
+        return self._subjects[name]
+
+    def _parent(self, doctype: Doctype, name: str) -> str | None:
+        key = (doctype, name)
+        if key not in self._parents:
+            self._parents[key] = self._graph.parent(doctype, name)
+        return self._parents[key]

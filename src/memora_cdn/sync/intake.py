@@ -1,0 +1,87 @@
+"""Where change events come in: resolved to affected plans and queued (SPEC §5).
+
+`notify`, the Python hook API, `scan` and the webhook all end here, so every way in applies
+the same dependency rules and writes the same `Queued` sync log rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from memora_cdn.core.events import Action, ChangeEvent, parse_doctype
+from memora_cdn.core.model import Doctype, SyncStatus, Trigger
+from memora_cdn.errors import DocumentNotFoundError
+from memora_cdn.publish import Clock
+from memora_cdn.queue.base import PlanQueue
+from memora_cdn.state.repo import StateStore
+from memora_cdn.sync.dependencies import CatalogueGraph, affected_plans
+
+
+class DocumentGraph(CatalogueGraph, Protocol):
+    def document(self, doctype: Doctype, name: str) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    plans: frozenset[str] = frozenset()
+    """Every plan the events affect."""
+    scheduled: tuple[str, ...] = ()
+    """Those newly queued (the rest were already waiting)."""
+    events: int = 0
+    ignored: tuple[str, ...] = field(default=())
+
+
+class Intake:
+    def __init__(
+        self,
+        graph: DocumentGraph,
+        state: StateStore,
+        queue: PlanQueue,
+        clock: Clock,
+    ) -> None:
+        self.graph = graph
+        self.state = state
+        self.queue = queue
+        self.clock = clock
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC).replace(tzinfo=None)
+
+    def submit(
+        self, events: Iterable[ChangeEvent], *, trigger: Trigger = Trigger.SCHEDULER
+    ) -> IntakeResult:
+        plans: set[str] = set()
+        count = 0
+        for event in events:
+            count += 1
+            plans |= affected_plans(event, self.graph, self.state)
+        scheduled = self.queue_plans(sorted(plans), trigger=trigger)
+        return IntakeResult(frozenset(plans), tuple(scheduled), count)
+
+    def queue_plans(self, plans: Iterable[str], *, trigger: Trigger) -> list[str]:
+        now = self.now()
+        scheduled = self.queue.enqueue(plans, now)
+        for plan in scheduled:
+            self.state.log_start(plan, trigger, now, status=SyncStatus.QUEUED)
+        return scheduled
+
+    def notify(
+        self,
+        doctype: str,
+        name: str,
+        action: Action = Action.UPDATE,
+        old_name: str | None = None,
+        *,
+        trigger: Trigger = Trigger.MANUAL,
+    ) -> IntakeResult:
+        """A change named by hand (`memora-cdn notify`): the document must exist unless it
+        was trashed or deleted. Unknown doctypes and missing documents queue nothing."""
+        kind = parse_doctype(doctype)
+        fields = self.graph.document(kind, name)
+        if fields is None and not action.removes:
+            raise DocumentNotFoundError(kind.value, name)
+        event = ChangeEvent(kind, name, action, fields or {}, {}, old_name)
+        return self.submit([event], trigger=trigger)

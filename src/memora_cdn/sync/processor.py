@@ -1,0 +1,177 @@
+"""The batch processor: claims due plans one at a time and builds each under its lease.
+
+Every attempt is a `cdn_sync_log` row: Queued → Processing → Success, or → Failed followed by
+a new Queued row for the retry, and after the last retry → Dead Letter. A failure of one plan
+never stops the batch; a stop request ends it after the plan in hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from memora_cdn.core.model import SyncStatus, Trigger
+from memora_cdn.errors import MemoraCdnError
+from memora_cdn.publish import Clock, Publisher, PublishResult
+from memora_cdn.queue.base import Claim, PlanQueue, RetryPolicy
+from memora_cdn.state.repo import StateStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOutcome:
+    plan: str
+    status: SyncStatus
+    result: PublishResult | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class BatchReport:
+    trigger: Trigger
+    outcomes: list[BuildOutcome] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> list[BuildOutcome]:
+        return [o for o in self.outcomes if o.status is SyncStatus.SUCCESS]
+
+    @property
+    def failed(self) -> list[BuildOutcome]:
+        return [o for o in self.outcomes if o.status is not SyncStatus.SUCCESS]
+
+
+class BatchProcessor:
+    def __init__(
+        self,
+        queue: PlanQueue,
+        publisher: Publisher,
+        state: StateStore,
+        *,
+        policy: RetryPolicy,
+        lease_seconds: float,
+        worker_id: str,
+        clock: Clock,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.queue = queue
+        self.publisher = publisher
+        self.state = state
+        self.policy = policy
+        self.lease_seconds = lease_seconds
+        self.worker_id = worker_id
+        self.clock = clock
+        self.stop = stop or threading.Event()
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC).replace(tzinfo=None)
+
+    def run(
+        self,
+        trigger: Trigger,
+        *,
+        include_pending: bool = True,
+        plans: Collection[str] | None = None,
+        on_outcome: Callable[[BuildOutcome], None] | None = None,
+    ) -> BatchReport:
+        """Build due plans until none is left (or a stop is requested)."""
+        report = BatchReport(trigger)
+        quarantine = getattr(self.queue, "quarantine_corrupt", None)
+        if quarantine is not None:
+            quarantine(self.now())
+        while not self.stop.is_set():
+            claims = self.queue.claim(
+                self.worker_id,
+                self.now(),
+                lease_seconds=self.lease_seconds,
+                include_pending=include_pending,
+                plans=plans,
+            )
+            if not claims:
+                break
+            outcome = self.build(claims[0], trigger)
+            report.outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+        return report
+
+    def build(self, claim: Claim, trigger: Trigger) -> BuildOutcome:
+        log_id = self.state.start_attempt(
+            claim.plan,
+            trigger,
+            self.now(),
+            retry_count=claim.attempts,
+            is_fallback=claim.is_fallback,
+        )
+        with _Heartbeat(self, claim):
+            try:
+                result = self.publisher.publish(claim.plan, log_id=log_id)
+            except Exception as error:
+                if not isinstance(error, MemoraCdnError):
+                    log.exception("build of plan %r failed unexpectedly", claim.plan)
+                return self._failed(claim, log_id, error)
+        self.queue.complete(claim, self.now())
+        return BuildOutcome(claim.plan, SyncStatus.SUCCESS, result=result)
+
+    def _failed(self, claim: Claim, log_id: int, error: Exception) -> BuildOutcome:
+        message = (
+            str(error) if isinstance(error, MemoraCdnError) else f"{type(error).__name__}: {error}"
+        )
+        now = self.now()
+        failure = self.queue.fail(claim, message, now, self.policy)
+        if failure.dead:
+            self.state.set_status(log_id, SyncStatus.DEAD_LETTER)
+            log.error(
+                "plan %r dead-lettered after %d failures: %s", claim.plan, failure.attempts, message
+            )
+            return BuildOutcome(claim.plan, SyncStatus.DEAD_LETTER, error=message)
+        assert failure.retry_at is not None
+        self.state.log_start(
+            claim.plan,
+            Trigger.SCHEDULER,
+            failure.retry_at,
+            status=SyncStatus.QUEUED,
+            retry_count=failure.attempts,
+            is_fallback=claim.is_fallback,
+        )
+        log.warning(
+            "plan %r failed (%s); retry %d at %s",
+            claim.plan,
+            message,
+            failure.attempts,
+            failure.retry_at,
+        )
+        return BuildOutcome(claim.plan, SyncStatus.FAILED, error=message, retry_at=failure.retry_at)
+
+
+class _Heartbeat:
+    """Renews a claim's lease while its build runs (every third of the lease)."""
+
+    def __init__(self, processor: BatchProcessor, claim: Claim) -> None:
+        self.processor = processor
+        self.claim = claim
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"lease-{claim.plan}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()
+
+    def _beat(self) -> None:
+        p = self.processor
+        interval = max(p.lease_seconds / 3, 0.05)
+        while not self.done.wait(interval):
+            try:
+                if not p.queue.renew(self.claim, p.now(), p.lease_seconds):
+                    log.warning("lost the lease on plan %r", self.claim.plan)
+                    return
+            except Exception:
+                log.exception("could not renew the lease on plan %r", self.claim.plan)

@@ -1,0 +1,83 @@
+"""`memora-cdn worker`: the scheduler (SPEC §5).
+
+Every tick it looks at the queue: a batch starts at once when `batch_threshold` plans are
+pending, otherwise every `batch_interval_minutes`; due retries and plans whose lease ran out
+are picked up on every tick; the source is scanned every `scan_interval_seconds`. A stop
+request (SIGTERM/SIGINT) ends the loop after the plan in hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from memora_cdn.core.model import Trigger
+from memora_cdn.publish import Clock
+from memora_cdn.queue.base import PlanQueue
+from memora_cdn.sync.processor import BatchProcessor, BatchReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    interval_seconds: float = 300.0
+    threshold: int = 50
+    scan_interval_seconds: float | None = 60.0
+    """None: do not scan (events arrive by notify, the hook or the webhook only)."""
+    tick_seconds: float = 1.0
+
+
+class Worker:
+    def __init__(
+        self,
+        processor: BatchProcessor,
+        queue: PlanQueue,
+        schedule: Schedule,
+        clock: Clock,
+        poll: Callable[[], object] | None = None,
+        on_batch: Callable[[BatchReport], None] | None = None,
+    ) -> None:
+        self.processor = processor
+        self.queue = queue
+        self.schedule = schedule
+        self.clock = clock
+        self.poll = poll
+        self.on_batch = on_batch
+
+    @property
+    def stop(self) -> threading.Event:
+        return self.processor.stop
+
+    def run(self) -> None:
+        started = self.clock()
+        next_batch = started + self.schedule.interval_seconds
+        next_scan = started
+        while not self.stop.is_set():
+            now = self.clock()
+            if self.poll is not None and self.schedule.scan_interval_seconds and now >= next_scan:
+                next_scan = now + self.schedule.scan_interval_seconds
+                try:
+                    self.poll()
+                except Exception:
+                    log.exception(
+                        "scan failed; trying again in %ss", self.schedule.scan_interval_seconds
+                    )
+            self.tick(now >= next_batch)
+            if now >= next_batch:
+                next_batch = now + self.schedule.interval_seconds
+            self.stop.wait(self.schedule.tick_seconds)
+
+    def tick(self, interval_due: bool) -> BatchReport | None:
+        """One look at the queue: the batch (if any) that should run now."""
+        if self.queue.pending_count() >= self.schedule.threshold:
+            report = self.processor.run(Trigger.THRESHOLD)
+        elif interval_due:
+            report = self.processor.run(Trigger.SCHEDULER)
+        else:
+            report = self.processor.run(Trigger.SCHEDULER, include_pending=False)
+        if report.outcomes and self.on_batch is not None:
+            self.on_batch(report)
+        return report if report.outcomes else None
