@@ -375,7 +375,7 @@ def worker(ctx: typer.Context) -> None:
         schedule = Schedule(
             interval_seconds=settings.batch_interval_minutes * 60,
             threshold=settings.batch_threshold,
-            scan_interval_seconds=settings.scan_interval_seconds,
+            scan_interval_seconds=settings.scan_interval_seconds or None,
         )
         runner = Worker(
             application.processor(stop),

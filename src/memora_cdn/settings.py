@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     shard_max_bytes: int = Field(100_000, ge=1_000)
     admin_token: SecretStr | None = None
     webhook_secret: SecretStr | None = None
-    scan_interval_seconds: int = Field(60, ge=1)
+    scan_interval_seconds: int = Field(60, ge=0)
+    """0: the worker does not scan (events come by notify, the hook or the webhook)."""
     manifest_cache_seconds: int = Field(60, ge=0)
     document_cache_seconds: int = Field(31_536_000, ge=0)
 

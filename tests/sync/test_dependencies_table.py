@@ -152,7 +152,11 @@ def case(
 ) -> Case:
     """`expected` is the plan names, space-separated ("" for none)."""
     event = ChangeEvent(doctype, name, action, dict(fields or {}), dict(before or {}), old_name)
-    return Case(f"{doctype.value.removeprefix('Memora ')}|{action}|{label}", event, frozenset(expected.split()))
+    return Case(
+        f"{doctype.value.removeprefix('Memora ')}|{action}|{label}",
+        event,
+        frozenset(expected.split()),
+    )
 
 
 def lesson_row(topic: str | None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from memora_cdn.errors import UnknownDoctypeError
 __all__ = [
     "CHILD_PARENTS",
     "MONITORED",
+    "PARENT_LINKS",
     "Action",
     "ChangeEvent",
     "UnknownDoctypeError",
@@ -42,6 +43,15 @@ CHILD_PARENTS: Mapping[Doctype, Doctype] = {
     Doctype.PLAN_OVERRIDE: Doctype.PLAN,
     Doctype.LESSON_STAGE: Doctype.LESSON,
 }
+
+PARENT_LINKS: Mapping[Doctype, tuple[str, Doctype]] = {
+    Doctype.TRACK: ("parent_subject", Doctype.SUBJECT),
+    Doctype.UNIT: ("parent_track", Doctype.TRACK),
+    Doctype.TOPIC: ("parent_unit", Doctype.UNIT),
+    Doctype.LESSON: ("parent_topic", Doctype.TOPIC),
+    **{child: ("parent", parent) for child, parent in CHILD_PARENTS.items()},
+}
+"""For each doctype that has one: its parent link column and the doctype that column names."""
 
 
 def parse_doctype(value: str) -> Doctype:

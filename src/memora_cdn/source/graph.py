@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy import Select, Table, select
 
+from memora_cdn.core.events import PARENT_LINKS
 from memora_cdn.core.model import Doctype
 from memora_cdn.source.schema import CHILD_TABLES
-from memora_cdn.source.sql import SqlSource, _child_kind
-from memora_cdn.sync.dependencies import PARENT_LINKS
+from memora_cdn.source.sql import SqlSource, child_kind
 
 __all__ = ["SqlCatalogueGraph"]
 
@@ -40,7 +40,7 @@ class SqlCatalogueGraph:
         column, _ = link
         query = select(table.c[column]).where(table.c.name == name)
         if doctype in CHILD_TABLES:
-            query = query.where(_child_kind(table, *CHILD_TABLES[doctype]))
+            query = query.where(child_kind(table, *CHILD_TABLES[doctype]))
         return _name(self._scalar(query))
 
     def plans_with_subject(self, subject: str) -> set[str]:
@@ -50,9 +50,7 @@ class SqlCatalogueGraph:
         query = (
             select(rows.c.parent)
             .distinct()
-            .where(
-                rows.c.subject == subject, _child_kind(rows, *CHILD_TABLES[Doctype.PLAN_SUBJECT])
-            )
+            .where(rows.c.subject == subject, child_kind(rows, *CHILD_TABLES[Doctype.PLAN_SUBJECT]))
         )
         return self._names(query)
 
@@ -84,7 +82,8 @@ class SqlCatalogueGraph:
 
     def _names(self, query: Select[Any]) -> set[str]:
         with self.source.engine.connect() as conn:
-            return {name for value in conn.execute(query).scalars() if (name := _name(value))}
+            values: list[object] = list(conn.execute(query).scalars())
+        return {name for value in values if (name := _name(value)) is not None}
 
 
 def _name(value: object) -> str | None:

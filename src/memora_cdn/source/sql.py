@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import NoSuchTableError
 
+from memora_cdn.core.events import PARENT_LINKS
 from memora_cdn.core.model import (
     Doctype,
     Node,
@@ -43,16 +44,10 @@ from memora_cdn.errors import SourceSchemaError
 from memora_cdn.source.schema import CHILD_TABLES, FIELDS, Field
 
 _PARENT_LINK: dict[NodeKind, str] = {
-    NodeKind.TRACK: "parent_subject",
-    NodeKind.UNIT: "parent_track",
-    NodeKind.TOPIC: "parent_unit",
-    NodeKind.LESSON: "parent_topic",
+    kind: PARENT_LINKS[kind.doctype][0] for kind in NodeKind if kind is not NodeKind.SUBJECT
 }
 _PARENT_KIND: dict[NodeKind, NodeKind] = {
-    NodeKind.TRACK: NodeKind.SUBJECT,
-    NodeKind.UNIT: NodeKind.TRACK,
-    NodeKind.TOPIC: NodeKind.UNIT,
-    NodeKind.LESSON: NodeKind.TOPIC,
+    child: kind for kind in NodeKind if (child := kind.child) is not None
 }
 _OPTIONAL_TABLES = frozenset({Doctype.SEASON, Doctype.GRADE, Doctype.STREAM, Doctype.PLAN_OVERRIDE})
 
@@ -158,7 +153,7 @@ class SqlSource:
                 for row in conn.execute(
                     select(stages_table).where(
                         stages_table.c.parent.in_(scope),
-                        _child_kind(stages_table, Doctype.LESSON, "stages"),
+                        child_kind(stages_table, Doctype.LESSON, "stages"),
                     )
                 ).mappings()
             )
@@ -248,7 +243,7 @@ class SqlSource:
             ).where(or_(child.c[link].is_(None), child.c[link] == "", missing))
             if doctype in CHILD_TABLES:
                 # Rows of the same child doctype under another parent are not ours.
-                query = query.where(_child_kind(child, *CHILD_TABLES[doctype]))
+                query = query.where(child_kind(child, *CHILD_TABLES[doctype]))
             parts.append(query)
         return union_all(*parts)
 
@@ -263,10 +258,10 @@ def _orphan(row: Any) -> str:
 
 def _child_of(table: Table, parent: Doctype, field: str, name: str) -> ColumnElement[bool]:
     """Rows of a child table that belong to one parent document's field."""
-    return and_(table.c.parent == name, _child_kind(table, parent, field))
+    return and_(table.c.parent == name, child_kind(table, parent, field))
 
 
-def _child_kind(table: Any, parent: Doctype, field: str) -> ColumnElement[bool]:
+def child_kind(table: Any, parent: Doctype, field: str) -> ColumnElement[bool]:
     """Rows of a child table that belong to `field` of a `parent` doctype (NULL: tolerated)."""
     condition: ColumnElement[bool] = true()
     for column, value in (("parenttype", parent.value), ("parentfield", field)):

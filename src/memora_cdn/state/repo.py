@@ -199,6 +199,19 @@ class StateStore:
             "is_fallback": is_fallback,
         }
         with self.engine.begin() as conn:
+            # Whoever held this plan before us is gone (its lease ran out): say so.
+            conn.execute(
+                update(sync_log)
+                .where(
+                    sync_log.c.plan_id == plan,
+                    sync_log.c.status == SyncStatus.PROCESSING.value,
+                )
+                .values(
+                    status=SyncStatus.FAILED.value,
+                    completed_at=at,
+                    error_message="worker lost: its lease ran out before the build finished",
+                )
+            )
             log_id = conn.execute(select(waiting)).scalar()
             if log_id is not None:
                 conn.execute(update(sync_log).where(sync_log.c.id == log_id).values(**values))

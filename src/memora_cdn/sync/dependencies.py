@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from memora_cdn.core.events import CHILD_PARENTS, ChangeEvent
+from memora_cdn.core.events import CHILD_PARENTS, PARENT_LINKS, ChangeEvent
 from memora_cdn.core.model import Doctype
 
-__all__ = ["PARENT_LINKS", "CatalogueGraph", "MemberIndex", "affected_plans"]
+__all__ = ["CatalogueGraph", "MemberIndex", "affected_plans"]
 
 
 class CatalogueGraph(Protocol):
@@ -48,15 +48,6 @@ class MemberIndex(Protocol):
 
     def plans_with_member(self, doctype: str, name: str) -> set[str]: ...
 
-
-PARENT_LINKS: Mapping[Doctype, tuple[str, Doctype]] = {
-    Doctype.TRACK: ("parent_subject", Doctype.SUBJECT),
-    Doctype.UNIT: ("parent_track", Doctype.TRACK),
-    Doctype.TOPIC: ("parent_unit", Doctype.UNIT),
-    Doctype.LESSON: ("parent_topic", Doctype.TOPIC),
-    **{child: ("parent", parent) for child, parent in CHILD_PARENTS.items()},
-}
-"""For each doctype that has one: its parent link column and the doctype that column names."""
 
 _REFERENCED = frozenset({Doctype.SEASON, Doctype.GRADE, Doctype.STREAM})
 _PLAN_ROWS = frozenset({Doctype.PLAN_SUBJECT, Doctype.PLAN_OVERRIDE})
