@@ -19,9 +19,11 @@ from memora_cdn.core.events import Action
 from memora_cdn.core.model import Doctype, Trigger
 from memora_cdn.settings import load_settings
 from memora_cdn.source.schema import content_metadata
+from memora_cdn.state.scan_state import ScanStateStore
 from memora_cdn.store.local import FileStore
 from memora_cdn.sync.intake import IntakeResult
 from memora_cdn.sync.processor import BatchReport
+from memora_cdn.sync.scan import Scanner
 
 CONTENT = content_metadata()
 START = 1_790_000_000.0
@@ -82,6 +84,15 @@ class Site:
     def notify(self, doctype: Doctype, name: str, action: Action = Action.UPDATE) -> IntakeResult:
         self.build.insert()
         return self.app.intake.notify(doctype.value, name, action)
+
+    def scan(self) -> IntakeResult:
+        """What `memora-cdn scan` does: poll the source, queue, then advance the watermarks."""
+        self.build.insert()
+        scanner = Scanner(self.app.source, ScanStateStore(self.app.state.engine), self.clock)
+        result = scanner.scan()
+        queued = self.app.intake.submit(result.events)
+        scanner.commit(result)
+        return queued
 
     def queue_all(self) -> None:
         self.build.insert()

@@ -317,14 +317,18 @@ def notify(
         out.print(f"Already queued: {', '.join(waiting)}", markup=False, highlight=False)
 
 
-def _scan(application: App) -> IntakeResult:
+def _scanner(application: App) -> Scanner:
+    return Scanner(application.source, ScanStateStore(application.state.engine), application.clock)
+
+
+def _scan(application: App, scanner: Scanner | None = None) -> IntakeResult:
     """One scan of the source: events queued first, then the watermarks advance."""
-    scanner = Scanner(
-        application.source, ScanStateStore(application.state.engine), application.clock
-    )
+    scanner = scanner or _scanner(application)
     result = scanner.scan()
     queued = application.intake.submit(result.events, trigger=Trigger.SCHEDULER)
     scanner.commit(result)
+    for warning in result.warnings:
+        log.warning("scan: %s", warning)
     if result.events:
         log.info("scan: %d changes, %d plans queued", len(result.events), len(queued.scheduled))
     return queued
@@ -382,7 +386,7 @@ def worker(ctx: typer.Context) -> None:
             application.queue,
             schedule,
             application.clock,
-            poll=lambda: _scan(application),
+            poll=functools.partial(_scan, application, _scanner(application)),
             on_batch=_log_batch,
         )
         log.info("worker %s started (queue: %s)", application.worker_id, application.queue.name)
@@ -482,7 +486,7 @@ def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show what is published per plan and the latest syncs.
+    """Show the queue, what is published per plan, and the latest syncs.
 
     Example: memora-cdn status --json
     """
@@ -490,8 +494,17 @@ def status(
     with running(settings) as application:
         publications = application.state.publications()
         recent = application.state.sync_log(limit=20)
+        queue = application.queue.stats(application.now())
+        backend = application.queue.name
     if as_json:
         payload: dict[str, Any] = {
+            "queue": {
+                "backend": backend,
+                "pending": queue.pending,
+                "processing": queue.processing,
+                "retrying": queue.retrying,
+                "dead_letter": queue.dead_letter,
+            },
             "plans": [
                 {
                     "plan_id": p.plan_id,
@@ -521,6 +534,11 @@ def status(
         }
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         return
+    out.print(
+        f"Queue ({backend}): {queue.pending} pending, {queue.processing} processing, "
+        f"{queue.retrying} retrying, {queue.dead_letter} dead letters",
+        highlight=False,
+    )
     table = Table("plan", "files", "bytes", "last published", show_edge=False)
     for p in publications:
         table.add_row(p.plan_id, str(p.files), f"{p.bytes:,}", _iso(p.last_published_at) or "")

@@ -3,14 +3,17 @@ full export of the database."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from memora_cdn.core.events import Action
 from memora_cdn.core.model import Doctype, SyncStatus, Trigger
+from memora_cdn.source.schema import DELETED_DOCUMENT
 from sitekit import Site
 
 
@@ -220,3 +223,60 @@ def test_notify_of_an_unknown_doctype_or_missing_document_queues_nothing(site: S
         "no Memora Lesson named 'NOPE' in the source database; nothing queued"
     )
     assert site.app.queue.pending_count() == 0
+
+
+def test_a_lesson_deleted_directly_in_the_database_disappears_after_a_scan(site: Site) -> None:
+    two_plans_sharing_a_subject(site)
+    site.scan()  # the first scan sees everything; build it so the queue is empty again
+    site.batch()
+    site.delete(Doctype.LESSON, "U1L2")
+    assert site.scan().plans == {"X", "Y"}
+    site.batch()
+    for plan in ("X", "Y"):
+        assert f"plans/{plan}/lessons/U1L2.json" not in site.keys(plan)
+        assert '"U1L2"' not in site.text(plan)
+    site.assert_store_equals_fresh_export()
+
+
+def test_a_deleted_document_row_removes_the_lesson_after_a_scan(site: Site) -> None:
+    two_plans_sharing_a_subject(site)
+    site.scan()
+    site.batch()
+    row = site.delete(Doctype.LESSON, "U2L1")
+    site.clock.advance(60)
+    deleted = sa.Table(DELETED_DOCUMENT, sa.MetaData(), autoload_with=site.engine)
+    with site.engine.begin() as conn:
+        conn.execute(
+            sa.insert(deleted).values(
+                name="DEL-1",
+                creation=site.clock.datetime(),
+                modified=site.clock.datetime(),
+                deleted_doctype="Memora Lesson",
+                deleted_name="U2L1",
+                data=json.dumps(
+                    {
+                        "doctype": "Memora Lesson",
+                        "name": "U2L1",
+                        "parent_topic": row["parent_topic"],
+                    }
+                ),
+                restored=0,
+            )
+        )
+    assert site.scan().plans == {"X", "Y"}
+    site.batch()
+    assert "plans/X/lessons/U2L1.json" not in site.keys("X")
+    site.assert_store_equals_fresh_export()
+
+
+def test_an_edit_found_by_scan_is_rebuilt_once(site: Site) -> None:
+    two_plans_sharing_a_subject(site)
+    site.scan()
+    site.batch()
+    assert site.scan().plans == set()
+    site.clock.advance(60)
+    site.update(Doctype.LESSON, "BL", title="Scanned title")
+    assert site.scan().plans == {"Z"}
+    assert [o.plan for o in site.batch().outcomes] == ["Z"]
+    assert site.doc("plans/Z/lessons/BL.json")["title"] == "Scanned title"
+    site.assert_store_equals_fresh_export()
