@@ -228,3 +228,30 @@ def test_a_worker_killed_mid_build_is_taken_over_after_its_lease(
         site.assert_store_equals_fresh_export()
     finally:
         site.close()
+
+
+def test_sigterm_stops_the_worker_after_the_plan_in_hand(
+    tmp_path: Path, workers_for: list[Workers]
+) -> None:
+    site = Site(tmp_path)
+    try:
+        plans = catalogue(site, plans=2, lessons=1200)
+        site.app.intake.queue_plans(plans, trigger=Trigger.MANUAL)
+        workers = Workers(site)
+        workers_for.append(workers)
+        process = workers.start()
+        wait_for(
+            lambda: any(r.status is SyncStatus.PROCESSING for r in site.app.state.sync_log()),
+            what="a build to start",
+        )
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 0
+        workers.close()
+        log = site.app.state.sync_log()
+        finished = [r for r in log if r.status is SyncStatus.SUCCESS]
+        assert len(finished) == 1, "the plan in hand is finished, the next one is not started"
+        assert not [r for r in log if r.status is SyncStatus.PROCESSING]
+        assert site.app.queue.pending_count() == 1
+        assert "SIGTERM: stopping after the plan in hand" in workers.output()
+    finally:
+        site.close()
