@@ -44,7 +44,11 @@ def make_engine(url: str, setting: str = "database_url") -> Engine:
             engine = create_engine(parsed, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
-        return create_engine(parsed, pool_pre_ping=True, pool_recycle=3600)
+        # READ COMMITTED: no gap locks, so workers writing different plans' rows at once
+        # never deadlock each other (MariaDB's default, REPEATABLE READ, would).
+        return create_engine(
+            parsed, pool_pre_ping=True, pool_recycle=3600, isolation_level="READ COMMITTED"
+        )
     except (ArgumentError, NoSuchModuleError, ValueError) as error:
         shown = url if "@" not in url else make_url(url).render_as_string(hide_password=True)
         raise SettingError(setting, shown, f"not a usable database URL ({error})") from None

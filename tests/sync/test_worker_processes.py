@@ -169,6 +169,8 @@ def test_two_workers_build_thirty_queued_plans_each_exactly_once(
     assert sorted(done) == plans
     assert all(len(spans) == 1 for spans in done.values()), "a plan was built twice"
     assert_never_two_builds_at_once(done)
+    others = [r for r in site.app.state.sync_log(limit=1000) if r.status is not SyncStatus.SUCCESS]
+    assert others == [], "no build failed or was left unfinished"
     site.assert_store_equals_fresh_export()
 
 

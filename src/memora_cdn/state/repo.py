@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 
 from memora_cdn.core.documents import Published
 from memora_cdn.core.model import SyncStatus, Trigger
-from memora_cdn.state.schema import metadata, plan_member, published_object, sync_log
+from memora_cdn.state.schema import metadata, plan_member, published_object, sync_log, upsert
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,9 @@ class PlanPublication:
     last_published_at: datetime | None
 
 
+_PUBLISHED_UPDATED = ("sha256", "size", "version", "published_at")
+
+
 class StateStore:
     """memora-cdn's own tables, in the state database."""
 
@@ -74,18 +77,17 @@ class StateStore:
 
     def record_upload(self, plan: str, key: str, entry: Published, at: datetime) -> None:
         """Note one uploaded file at once, so an interrupted build resumes after it."""
-        values = {"sha256": entry.sha256, "size": entry.size, "version": entry.version}
-        where = and_(published_object.c.plan_id == plan, published_object.c.key == key)
+        row = {
+            "plan_id": plan,
+            "key": key,
+            "sha256": entry.sha256,
+            "size": entry.size,
+            "version": entry.version,
+            "published_at": at,
+        }
         with self.engine.begin() as conn:
-            changed = conn.execute(
-                update(published_object).where(where).values(**values, published_at=at)
-            )
-            if changed.rowcount == 0:
-                conn.execute(
-                    insert(published_object).values(
-                        plan_id=plan, key=key, published_at=at, **values
-                    )
-                )
+            statement = upsert(conn.dialect.name, published_object, _PUBLISHED_UPDATED)
+            conn.execute(statement, [row])
 
     def record_deletes(self, plan: str, keys: Sequence[str]) -> None:
         if not keys:

@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Insert, String, literal, select, union
-from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy import Engine, String, literal, select, union
 
 from memora_cdn.core.model import Doctype
-from memora_cdn.state.schema import plan_member, published_object, scan_state
+from memora_cdn.state.schema import plan_member, published_object, scan_state, upsert
 
 __all__ = ["ScanMark", "ScanStateStore"]
 
@@ -85,12 +84,7 @@ class ScanStateStore:
         if not rows:
             return
         with self.engine.begin() as conn:
-            statement = _upsert(conn.dialect.name)
-            if statement is None:  # pragma: no cover - an unknown backend: replace the rows
-                scopes = [row["scope"] for row in rows]
-                conn.execute(scan_state.delete().where(scan_state.c.scope.in_(scopes)))
-                statement = scan_state.insert()
-            conn.execute(statement, rows)
+            conn.execute(upsert(conn.dialect.name, scan_state, _UPDATED), rows)
 
     # -- members ------------------------------------------------------------------------
 
@@ -120,22 +114,6 @@ class ScanStateStore:
             for row in conn.execute(query):
                 found.setdefault(str(row[0]), set()).add(str(row[1]))
         return found
-
-
-def _upsert(dialect: str) -> Insert | None:
-    if dialect in ("sqlite", "postgresql"):
-        module: Any = sqlite if dialect == "sqlite" else postgresql
-        statement = module.insert(scan_state)
-        return statement.on_conflict_do_update(  # type: ignore[no-any-return]
-            index_elements=[scan_state.c.scope],
-            set_={name: statement.excluded[name] for name in _UPDATED},
-        )
-    if dialect in ("mysql", "mariadb"):
-        statement = mysql.insert(scan_state)
-        return statement.on_duplicate_key_update(
-            {name: statement.inserted[name] for name in _UPDATED}
-        )
-    return None  # pragma: no cover
 
 
 def _dump(mark: ScanMark) -> str | None:

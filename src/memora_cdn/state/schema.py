@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -10,13 +11,14 @@ from sqlalchemy import (
     Column,
     DateTime,
     Index,
+    Insert,
     Integer,
     MetaData,
     String,
     Table,
     Text,
 )
-from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.types import TypeEngine
 
 NAME = 140
@@ -107,3 +109,19 @@ scan_state = Table(
     Column("seen_names", _TEXT, nullable=True),
     Column("updated_at", _when(), nullable=False),
 )
+
+
+def upsert(dialect: str, table: Table, updated: Sequence[str]) -> Insert:
+    """An INSERT that updates `updated` columns when the primary key exists: one statement,
+    so concurrent writers never race between an UPDATE that found nothing and an INSERT."""
+    if dialect in ("mysql", "mariadb"):
+        statement: Any = mysql.insert(table)
+        return statement.on_duplicate_key_update(  # type: ignore[no-any-return]
+            {name: statement.inserted[name] for name in updated}
+        )
+    module: Any = sqlite if dialect == "sqlite" else postgresql
+    statement = module.insert(table)
+    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=list(table.primary_key.columns),
+        set_={name: statement.excluded[name] for name in updated},
+    )

@@ -20,6 +20,8 @@ from memora_cdn.sync.processor import BatchProcessor, BatchReport
 
 log = logging.getLogger(__name__)
 
+_ERROR_PAUSE = 5.0
+
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
@@ -65,10 +67,17 @@ class Worker:
                     log.exception(
                         "scan failed; trying again in %ss", self.schedule.scan_interval_seconds
                     )
-            self.tick(now >= next_batch)
+            pause = self.schedule.tick_seconds
+            try:
+                self.tick(now >= next_batch)
+            except Exception:
+                # A database or store that failed outside a build (the build's own failures
+                # are retried by the queue): keep the worker alive and look again shortly.
+                log.exception("worker tick failed; trying again in %ss", _ERROR_PAUSE)
+                pause = max(pause, _ERROR_PAUSE)
             if now >= next_batch:
                 next_batch = now + self.schedule.interval_seconds
-            self.stop.wait(self.schedule.tick_seconds)
+            self.stop.wait(pause)
 
     def tick(self, interval_due: bool) -> BatchReport | None:
         """One look at the queue: the batch (if any) that should run now."""
