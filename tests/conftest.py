@@ -290,3 +290,14 @@ def content_engine(engine: sa.Engine) -> sa.Engine:
 def statement_counter() -> Callable[[sa.Engine], AbstractContextManager[list[str]]]:
     """`count_statements`, as a fixture: `with statement_counter(engine) as statements:`."""
     return count_statements
+
+
+@pytest.fixture
+def no_settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No `MEMORA_CDN_*` setting from the environment reaches the test (the test-only
+    `MEMORA_CDN_TEST_*` and `MEMORA_CDN_REQUIRE_SERVICES` stay)."""
+    for name in list(os.environ):
+        if name.startswith("MEMORA_CDN_") and not name.startswith(
+            ("MEMORA_CDN_TEST_", "MEMORA_CDN_REQUIRE")
+        ):
+            monkeypatch.delenv(name)

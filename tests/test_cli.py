@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,14 +16,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_settings_env: None) -> Path:
     """An empty working folder with the embedded defaults (./memora.db, ./cdn-out)."""
     monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("MEMORA_CDN_") and not name.startswith(
-            ("MEMORA_CDN_TEST_", "MEMORA_CDN_REQUIRE")
-        ):
-            monkeypatch.delenv(name)
     return tmp_path
 
 

@@ -11,14 +11,8 @@ from memora_cdn.settings import SignerKind, load_settings
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("MEMORA_CDN_") and not name.startswith(
-            ("MEMORA_CDN_TEST_", "MEMORA_CDN_REQUIRE")
-        ):
-            monkeypatch.delenv(name)
+def _clean_env(no_settings_env: None) -> None:
+    """Settings come only from what each test sets."""
 
 
 def test_defaults_are_the_embedded_default() -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,14 +16,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def demo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def demo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_settings_env: None) -> Path:
     """A folder with the demo catalogue seeded and published (embedded defaults)."""
     monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("MEMORA_CDN_") and not name.startswith(
-            ("MEMORA_CDN_TEST_", "MEMORA_CDN_REQUIRE")
-        ):
-            monkeypatch.delenv(name)
     assert invoke("demo")[0] == 0
     return tmp_path
 
