@@ -71,14 +71,6 @@ class StoreError(MemoraCdnError):
         super().__init__(f"store error on {key!r}: {detail}")
 
 
-class UnknownPlanError(MemoraCdnError):
-    exit_code = 7
-
-    def __init__(self, plan: str) -> None:
-        self.plan = plan
-        super().__init__(f"no academic plan named {plan!r} in the source database")
-
-
 class UnknownDoctypeError(MemoraCdnError):
     exit_code = 2
 

@@ -12,7 +12,6 @@ from memora_cdn.errors import UnknownDoctypeError
 
 __all__ = [
     "CHILD_PARENTS",
-    "MONITORED",
     "PARENT_LINKS",
     "Action",
     "ChangeEvent",
@@ -34,9 +33,6 @@ class Action(StrEnum):
         """The document no longer exists afterwards."""
         return self in (Action.TRASH, Action.DELETE)
 
-
-MONITORED: frozenset[Doctype] = frozenset(Doctype)
-"""Every doctype of SPEC §1 (but `tabDeleted Document`, which is how deletes are read)."""
 
 CHILD_PARENTS: Mapping[Doctype, Doctype] = {
     Doctype.PLAN_SUBJECT: Doctype.PLAN,

@@ -7,7 +7,7 @@ the same dependency rules and writes the same `Queued` sync log rows.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -31,7 +31,6 @@ class IntakeResult:
     scheduled: tuple[str, ...] = ()
     """Those newly queued (the rest were already waiting)."""
     events: int = 0
-    ignored: tuple[str, ...] = field(default=())
 
 
 class Intake:
