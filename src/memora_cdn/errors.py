@@ -86,3 +86,14 @@ class DocumentNotFoundError(MemoraCdnError):
         self.doctype = doctype
         self.name = name
         super().__init__(f"no {doctype} named {name!r} in the source database; nothing queued")
+
+
+class PurgeError(MemoraCdnError):
+    """Some CDN URLs could not be purged; they are retried, the files are not re-uploaded."""
+
+    exit_code = 9
+
+    def __init__(self, keys: list[str], detail: str) -> None:
+        self.keys = keys
+        self.detail = detail
+        super().__init__(f"CDN purge failed for {len(keys)} URLs: {detail}")

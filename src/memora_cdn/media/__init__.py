@@ -1,0 +1,1 @@
+"""Signed media URLs in lesson stages (SPEC §3)."""

@@ -1,0 +1,1 @@
+"""CDN purgers: tell the CDN which URLs changed (none, or Cloudflare)."""
