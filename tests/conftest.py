@@ -27,61 +27,21 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
 import sqlalchemy as sa
 
 from catalogue import count_statements, create_content_schema
+from services import (
+    CONNECT_TIMEOUT_SECONDS,
+    SERVICES,
+    Service,
+    service_unavailable,
+)
 
 __all__ = ["SERVICES", "count_statements", "service_unavailable"]
-
-CONNECT_TIMEOUT_SECONDS = 3
-REQUIRE_SERVICES_ENV = "MEMORA_CDN_REQUIRE_SERVICES"
-
-
-@dataclass(frozen=True, slots=True)
-class Service:
-    name: str
-    env: str
-    default_url: str
-
-    @property
-    def url(self) -> str:
-        return os.environ.get(self.env) or self.default_url
-
-    @property
-    def shown_url(self) -> str:
-        """The URL with any password masked, for messages."""
-        parts = urlsplit(self.url)
-        if parts.password is None:
-            return self.url
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        return parts._replace(netloc=netloc).geturl()
-
-
-SERVICES: dict[str, Service] = {
-    "MariaDB": Service(
-        "MariaDB", "MEMORA_CDN_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test"
-    ),
-    "PostgreSQL": Service(
-        "PostgreSQL",
-        "MEMORA_CDN_TEST_POSTGRES_URL",
-        "postgresql+psycopg://root@127.0.0.1:5432/test",
-    ),
-    "Redis": Service("Redis", "MEMORA_CDN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
-}
-
-
-def service_unavailable(name: str, reason: str) -> NoReturn:
-    """Skip the test for a service that is down, or fail it when services are required."""
-    service = SERVICES.get(name)
-    url = service.shown_url if service is not None else "?"
-    message = f"{name} not reachable at {url}: {reason}"
-    if os.environ.get(REQUIRE_SERVICES_ENV) == "1":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
 
 
 def _reason(error: BaseException) -> str:

@@ -50,9 +50,8 @@ class Site:
         self.clock = FakeClock()
         self.database_url = database_url or f"sqlite:///{root / 'site.db'}"
         settings.setdefault("state_database_url", f"sqlite:///{root / 'state.db'}")
-        self.settings = load_settings(
-            database_url=self.database_url, store=f"file://{root / 'cdn'}", **settings
-        )
+        settings.setdefault("store", f"file://{root / 'cdn'}")
+        self.settings = load_settings(database_url=self.database_url, **settings)
         self.app: App = build_app(self.settings, clock=self.clock)
         self.engine = self.app.source.engine
         create_content_schema(self.engine)

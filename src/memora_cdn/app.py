@@ -7,20 +7,29 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.core.render import RenderOptions
 from memora_cdn.errors import SettingError
+from memora_cdn.media.signing import make_config_signer
 from memora_cdn.publish import Clock, Publisher, PublishOptions
+from memora_cdn.purge.base import NoPurger, Purger
+from memora_cdn.purge.cloudflare import CloudflarePurger, cloudflare_client
 from memora_cdn.queue.base import PlanQueue, RetryPolicy
+from memora_cdn.queue.fallback import FallbackQueue
+from memora_cdn.queue.redis import RedisQueue
 from memora_cdn.queue.sql import SqlQueue
 from memora_cdn.settings import Settings
 from memora_cdn.source.graph import SqlCatalogueGraph
@@ -28,8 +37,10 @@ from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore
 from memora_cdn.store.base import ObjectStore
 from memora_cdn.store.local import FileStore
+from memora_cdn.store.s3 import S3Store, parse_store_url, s3_client
 from memora_cdn.sync.intake import Intake
 from memora_cdn.sync.processor import BatchProcessor
+from memora_cdn.sync.rq_jobs import PlanLock
 
 
 def make_engine(url: str, setting: str = "database_url") -> Engine:
@@ -61,10 +72,40 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_store(settings: Settings) -> ObjectStore:
+def _secrets(settings: Settings) -> list[str]:
+    values = (settings.s3_access_key, settings.s3_secret_key, settings.cloudflare_api_token)
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+def make_store(settings: Settings, closers: list[Callable[[], object]]) -> tuple[ObjectStore, str]:
+    """The object store, and the prefix its keys carry (links and purged URLs include it)."""
     if settings.store.startswith("file://"):
-        return FileStore(settings.store_path)
-    raise SettingError("store", settings.store, "S3 stores are not supported by this build yet")
+        return FileStore(settings.store_path), ""
+    bucket, prefix = parse_store_url(settings.store)
+    client = s3_client(
+        settings.s3_endpoint_url,
+        settings.s3_region,
+        settings.s3_access_key.get_secret_value() if settings.s3_access_key else None,
+        settings.s3_secret_key.get_secret_value() if settings.s3_secret_key else None,
+        max_pool_connections=max(settings.upload_concurrency, 10),
+    )
+    closers.append(client.close)
+    return S3Store(client, bucket, prefix, redact=_secrets(settings)), prefix
+
+
+def make_purger(settings: Settings, closers: list[Callable[[], object]]) -> Purger:
+    if not (settings.cloudflare_zone_id and settings.cloudflare_api_token):
+        return NoPurger()
+    assert settings.cdn_base_url is not None  # checked by Settings
+    client = cloudflare_client()
+    closers.append(client.close)
+    return CloudflarePurger(
+        zone_id=settings.cloudflare_zone_id,
+        api_token=settings.cloudflare_api_token,
+        cdn_base_url=settings.cdn_base_url,
+        client=client,
+        api_base=settings.cloudflare_api_base,
+    )
 
 
 def worker_name() -> str:
@@ -83,6 +124,11 @@ class App:
     intake: Intake
     clock: Clock = time.time
     worker_id: str = field(default_factory=worker_name)
+    redis: Redis | None = None
+    """The Redis connection when `redis_url` is set (queue, per-plan locks, RQ)."""
+    plan_lock: PlanLock | None = None
+    closers: list[Callable[[], object]] = field(default_factory=list)
+    """Network clients the adapters were built with, closed with the app."""
 
     def processor(self, stop: threading.Event | None = None) -> BatchProcessor:
         return BatchProcessor(
@@ -99,9 +145,35 @@ class App:
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC).replace(tzinfo=None)
 
+    def housekeeping(self, interval_seconds: float) -> list[str]:
+        """The worker's chores every tick: drain the SQL fallback into Redis once it answers
+        again, and queue plans whose signed media URLs expire before the next batches could
+        replace them. Returns the plans queued for expiring URLs."""
+        now = self.now()
+        recover = getattr(self.queue, "recover", None)
+        if recover is not None:
+            for plan in recover(now):
+                self.state.log_start(
+                    plan, Trigger.FALLBACK_RECOVERY, now, status=SyncStatus.QUEUED, is_fallback=True
+                )
+        horizon = (
+            self.clock()
+            + self.publisher.options.signed_url_margin_seconds
+            + interval_seconds
+            + self.settings.lock_ttl_seconds
+        )
+        expiring = sorted(self.state.expiring_plans(before=int(horizon)))
+        if expiring:
+            self.intake.queue_plans(expiring, trigger=Trigger.SCHEDULER)
+        return expiring
+
     def close(self) -> None:
+        for close in self.closers:
+            close()
         self.source.engine.dispose()
         self.state.engine.dispose()
+        if self.redis is not None:
+            self.redis.close()
 
 
 def build_app(settings: Settings, clock: Clock = time.time) -> App:
@@ -113,20 +185,53 @@ def build_app(settings: Settings, clock: Clock = time.time) -> App:
     )
     source = SqlSource(source_engine)
     state = StateStore(state_engine)
-    store = make_store(settings)
+    closers: list[Callable[[], object]] = []
+    store, prefix = make_store(settings, closers)
     options = PublishOptions(
         render=RenderOptions(
+            link_prefix=prefix,
             shard_threshold=settings.shard_threshold,
             shard_max_bytes=settings.shard_max_bytes,
+            sign=make_config_signer(settings),
         ),
         upload_concurrency=settings.upload_concurrency,
         manifest_cache_seconds=settings.manifest_cache_seconds,
         document_cache_seconds=settings.document_cache_seconds,
     )
-    publisher = Publisher(source, state, store, options, clock=clock)
-    queue = SqlQueue(state_engine)
+    purger = make_purger(settings, closers)
+    publisher = Publisher(source, state, store, options, clock=clock, purger=purger)
+    redis: Redis | None = None
+    plan_lock: PlanLock | None = None
+    queue: PlanQueue
+    if settings.redis_url is not None:
+        # Fail fast (no client-side retries, short timeouts): while Redis is down, events
+        # go to the SQL fallback at once instead of waiting on a dead server.
+        redis = Redis.from_url(
+            settings.redis_url.get_secret_value(),
+            decode_responses=True,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            retry=Retry(NoBackoff(), 0),
+        )
+        primary = RedisQueue(redis, prefix=settings.redis_prefix)
+        queue = FallbackQueue(primary, SqlQueue(state_engine, fallback=True))
+        plan_lock = primary
+    else:
+        queue = SqlQueue(state_engine)
     intake = Intake(SqlCatalogueGraph(source), state, queue, clock)
-    return App(settings, source, state, store, publisher, queue, intake, clock)
+    return App(
+        settings,
+        source,
+        state,
+        store,
+        publisher,
+        queue,
+        intake,
+        clock,
+        redis=redis,
+        plan_lock=plan_lock,
+        closers=closers,
+    )
 
 
 @contextmanager

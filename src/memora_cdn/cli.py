@@ -31,6 +31,7 @@ from memora_cdn.settings import Settings, load_settings
 from memora_cdn.state.scan_state import ScanStateStore
 from memora_cdn.sync.intake import IntakeResult
 from memora_cdn.sync.processor import BatchReport, BuildOutcome
+from memora_cdn.sync.rq_jobs import RqDispatcher
 from memora_cdn.sync.scan import Scanner
 from memora_cdn.sync.worker import Schedule, Worker
 
@@ -381,6 +382,23 @@ def worker(ctx: typer.Context) -> None:
             threshold=settings.batch_threshold,
             scan_interval_seconds=settings.scan_interval_seconds or None,
         )
+        dispatch: Callable[[Trigger, bool], None] | None = None
+        if application.redis is not None:
+            dispatcher = RqDispatcher(
+                application.redis,
+                application.queue,
+                worker_id=application.worker_id,
+                lease_seconds=settings.lock_ttl_seconds,
+                now=application.now,
+            )
+
+            def to_rq(trigger: Trigger, include_pending: bool) -> None:
+                sent = dispatcher.dispatch(trigger, include_pending=include_pending)
+                if sent.enqueued:
+                    log.info("%s: %d plans handed to RQ", trigger.value, len(sent.enqueued))
+
+            dispatch = to_rq
+
         runner = Worker(
             application.processor(stop),
             application.queue,
@@ -388,8 +406,16 @@ def worker(ctx: typer.Context) -> None:
             application.clock,
             poll=functools.partial(_scan, application, _scanner(application)),
             on_batch=_log_batch,
+            dispatch=dispatch,
+            housekeeping=functools.partial(application.housekeeping, schedule.interval_seconds),
         )
-        log.info("worker %s started (queue: %s)", application.worker_id, application.queue.name)
+        mode = "building in-process" if dispatch is None else "feeding RQ queue memora-cdn"
+        log.info(
+            "worker %s started (queue: %s, %s)",
+            application.worker_id,
+            application.queue.name,
+            mode,
+        )
         runner.run()
         log.info("worker %s stopped", application.worker_id)
 
@@ -479,6 +505,47 @@ def validate(
         raise typer.Exit(1)
     files = sum(1 for path in directory.rglob("*.json") if path.is_file())
     out.print(f"All {files} files under {directory} are valid.")
+
+
+@command
+def verify(
+    ctx: typer.Context,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Delete strays; re-upload what is missing or wrong.")
+    ] = False,
+) -> None:
+    """Compare the store with the published index: missing, unexpected and corrupt files.
+
+    With --repair, unexpected files are deleted and the plans with missing or corrupt files
+    are rebuilt (only those files are uploaded again).
+
+    Example: memora-cdn verify --repair
+    """
+    from memora_cdn.store.verify import verify as check
+
+    settings = _settings(ctx)
+    with running(settings) as application:
+        report = check(
+            application.store,
+            application.state,
+            repair=repair,
+            concurrency=settings.upload_concurrency,
+        )
+        for label, keys in (
+            ("missing", report.missing),
+            ("unexpected", report.unexpected),
+            ("corrupt", report.corrupt),
+        ):
+            for key in keys:
+                out.print(f"{label}: {key}", markup=False, highlight=False)
+        drift = len(report.missing) + len(report.unexpected) + len(report.corrupt)
+        out.print(f"Checked {report.checked} files: {drift} drifted.", highlight=False)
+        if repair and report.plans_to_rebuild:
+            plans = list(report.plans_to_rebuild)
+            application.intake.queue_plans(plans, trigger=Trigger.MANUAL)
+            _exit_for(_process(application, plans=plans))
+        elif drift and not repair:
+            raise typer.Exit(1)
 
 
 @command

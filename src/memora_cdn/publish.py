@@ -20,7 +20,8 @@ from memora_cdn.core.documents import Document, Published
 from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.core.paths import DocKind
 from memora_cdn.core.render import RenderOptions, render_plan
-from memora_cdn.errors import InvalidDocumentsError, MemoraCdnError
+from memora_cdn.errors import InvalidDocumentsError, MemoraCdnError, PurgeError
+from memora_cdn.purge.base import NoPurger, Purger, PurgeReport
 from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore, SyncCounts
 from memora_cdn.store.base import JSON_CONTENT_TYPE, ObjectStore
@@ -50,11 +51,15 @@ class PublishOptions:
     upload_concurrency: int = 16
     manifest_cache_seconds: int = 60
     document_cache_seconds: int = 31_536_000
+    signed_url_margin_seconds: int = 900
+    """A lesson with signed URLs is never cached past their expiry minus this margin."""
 
-    def cache_control(self, kind: DocKind) -> str:
-        seconds = (
-            self.manifest_cache_seconds if kind is DocKind.MANIFEST else self.document_cache_seconds
-        )
+    def cache_control(self, document: Document, now: int) -> str:
+        manifest = document.kind is DocKind.MANIFEST
+        seconds = self.manifest_cache_seconds if manifest else self.document_cache_seconds
+        if document.expires_at is not None:
+            left = document.expires_at - now - self.signed_url_margin_seconds
+            seconds = min(seconds, max(0, left))
         return f"public, max-age={seconds}"
 
 
@@ -66,7 +71,9 @@ class Publisher:
         store: ObjectStore,
         options: PublishOptions | None = None,
         clock: Clock = time.time,
+        purger: Purger | None = None,
     ) -> None:
+        self.purger = purger or NoPurger()
         self.source = source
         self.state = state
         self.store = store
@@ -122,11 +129,13 @@ class Publisher:
             self.store.delete(stale)
             self.state.record_deletes(plan, stale)
         self.state.replace_members(plan, rendering.members)
+        purged = self._purge(plan, [d.key for d in changed] + stale)
         counts = SyncCounts(
             files_uploaded=len(changed),
             files_deleted=len(stale),
             files_unchanged=len(rendering.documents) - len(changed),
             bytes_uploaded=sum(d.size for d in changed),
+            purge_requests=purged.requests,
         )
         return PublishResult(
             plan=plan,
@@ -145,12 +154,33 @@ class Publisher:
         deleted = self.store.delete_prefix(paths.plan_prefix(plan))
         self.state.forget_plan(plan)
         keys = tuple(sorted(previous))
+        purged = self._purge(plan, keys)
         return PublishResult(
             plan=plan,
             removed=True,
-            counts=SyncCounts(files_deleted=max(deleted, len(keys))),
+            counts=SyncCounts(
+                files_deleted=max(deleted, len(keys)), purge_requests=purged.requests
+            ),
             deleted_keys=keys,
         )
+
+    def _purge(self, plan: str, keys: Sequence[str]) -> PurgeReport:
+        """Purge the CDN for these keys and any whose purge failed before. URLs that still
+        fail are kept for the next build of the plan (which uploads nothing new for them)."""
+        prefix = self.options.render.link_prefix
+        pending = self.state.pending_purges(plan)
+        wanted = sorted({prefix + key for key in keys} | set(pending))
+        if not wanted:
+            return PurgeReport()
+        try:
+            report = self.purger.purge(wanted)
+        except PurgeError as error:
+            self.state.add_pending_purges(plan, error.keys, self._now())
+            done = set(wanted) - set(error.keys)
+            self.state.clear_pending_purges(plan, done & set(pending))
+            raise
+        self.state.clear_pending_purges(plan, pending)
+        return report
 
     def _validate(self, plan: str, documents: Sequence[Document]) -> None:
         problems: list[str] = []
@@ -190,7 +220,9 @@ class Publisher:
                                 pending.cancel()
                         continue
                     document = futures[future]
-                    entry = Published(document.content_hash, document.version, document.size)
+                    entry = Published(
+                        document.content_hash, document.version, document.size, document.expires_at
+                    )
                     self.state.record_upload(plan, document.key, entry, self._now())
                 if failure is not None:
                     raise failure
@@ -200,7 +232,7 @@ class Publisher:
             document.key,
             document.body,
             content_type=JSON_CONTENT_TYPE,
-            cache_control=self.options.cache_control(document.kind),
+            cache_control=self.options.cache_control(document, int(self.clock())),
         )
 
 

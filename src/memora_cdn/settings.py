@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///memora.db"
     state_database_url: str | None = None
     redis_url: SecretStr | None = None
+    redis_prefix: str = "memora-cdn:"
+    """Every Redis key starts with this, so several sites can share one Redis."""
     store: str = "file://./cdn-out"
     s3_endpoint_url: str | None = None
     s3_region: str | None = None

@@ -1,20 +1,26 @@
 """The queue contract (SPEC §5): one suite, every backend.
 
 Each test states one rule of the contract; the `queue` fixture runs it on the SQL queue over
-SQLite, MariaDB and PostgreSQL (and on Redis, once that backend is configured).
+SQLite, MariaDB and PostgreSQL, on the Redis queue, and on Redis with its SQL fallback (Redis
+up). Each Redis run has a key prefix of its own, whose keys are deleted afterwards.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 import pytest
+import redis
 import sqlalchemy as sa
 
 from memora_cdn.app import make_engine
 from memora_cdn.queue.base import PlanQueue, QueueStats, RetryPolicy
+from memora_cdn.queue.fallback import FallbackQueue
+from memora_cdn.queue.redis import RedisQueue
+from memora_cdn.queue.redis_keys import RedisKeys
 from memora_cdn.queue.sql import SqlQueue
 from memora_cdn.state.repo import StateStore
 
@@ -27,6 +33,23 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
+# Every test runs once per backend: (backend, the database behind `db_url`). Redis needs no
+# SQL database; the fallback's SQL side is SQLite.
+pytestmark = pytest.mark.parametrize(
+    ("backend", "db_url"),
+    [
+        pytest.param("sql", "sqlite", id="sql-sqlite"),
+        pytest.param("sql", "mariadb", id="sql-mariadb", marks=pytest.mark.mariadb),
+        pytest.param("sql", "postgres", id="sql-postgres", marks=pytest.mark.postgres),
+        pytest.param("redis", "sqlite", id="redis"),
+        pytest.param("fallback", "sqlite", id="redis-with-sql-fallback"),
+    ],
+    indirect=["db_url"],
+)
+
+QueueFactory = Callable[[], PlanQueue]
+
+
 @pytest.fixture
 def queue_engine(db_url: str) -> Iterator[sa.Engine]:
     engine = make_engine(db_url)
@@ -36,8 +59,40 @@ def queue_engine(db_url: str) -> Iterator[sa.Engine]:
 
 
 @pytest.fixture
-def queue(queue_engine: sa.Engine) -> PlanQueue:
-    return SqlQueue(queue_engine)
+def make_queue(
+    request: pytest.FixtureRequest, backend: str, queue_engine: sa.Engine
+) -> Iterator[QueueFactory]:
+    """Builds queues on one shared backend, each with connections of its own (as separate
+    workers have)."""
+    if backend == "sql":
+        yield lambda: SqlQueue(queue_engine)
+        return
+    url: str = request.getfixturevalue("redis_url")
+    keys = RedisKeys(f"memora-cdn-test:{secrets.token_hex(6)}:")
+    clients: list[redis.Redis] = []
+
+    def redis_queue() -> RedisQueue:
+        client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
+        clients.append(client)
+        return RedisQueue(client, prefix=keys.prefix)
+
+    def fallback_queue() -> FallbackQueue:
+        return FallbackQueue(redis_queue(), SqlQueue(queue_engine, fallback=True))
+
+    try:
+        yield redis_queue if backend == "redis" else fallback_queue
+    finally:
+        if clients:
+            leftover = list(clients[0].scan_iter(match=keys.pattern, count=1000))
+            if leftover:
+                clients[0].delete(*leftover)
+        for client in clients:
+            client.close()
+
+
+@pytest.fixture
+def queue(make_queue: QueueFactory) -> PlanQueue:
+    return make_queue()
 
 
 def test_enqueue_deduplicates_and_reports_what_is_newly_scheduled(queue: PlanQueue) -> None:
@@ -173,7 +228,7 @@ def test_claims_come_in_order_of_due_time(queue: PlanQueue) -> None:
     assert [c.plan for c in claims] == ["early", "late"]
 
 
-def test_concurrent_claimers_never_share_a_plan(queue_engine: sa.Engine, queue: PlanQueue) -> None:
+def test_concurrent_claimers_never_share_a_plan(make_queue: QueueFactory, queue: PlanQueue) -> None:
     plans = [f"P{n:02}" for n in range(40)]
     queue.enqueue(plans, T0)
     taken: dict[str, list[str]] = {}
@@ -181,7 +236,7 @@ def test_concurrent_claimers_never_share_a_plan(queue_engine: sa.Engine, queue: 
 
     def worker(name: str) -> None:
         mine: list[str] = []
-        own = SqlQueue(queue_engine)
+        own = make_queue()
         barrier.wait()
         while claims := own.claim(name, at(1), lease_seconds=LEASE, limit=3):
             mine.extend(c.plan for c in claims)

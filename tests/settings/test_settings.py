@@ -47,6 +47,11 @@ def test_defaults_are_the_embedded_default() -> None:
             "invalid setting signed_url_expiry_hours=0: Input should be greater than or equal to 1",
         ),
         (
+            "SIGNED_URL_EXPIRY_HOURS",
+            "25",
+            "invalid setting signed_url_expiry_hours=25: Input should be less than or equal to 24",
+        ),
+        (
             "BATCH_THRESHOLD",
             "0",
             "invalid setting batch_threshold=0: Input should be greater than or equal to 1",
@@ -130,3 +135,26 @@ def test_secrets_never_show_in_repr_or_errors(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(SettingError) as caught:
         load_settings()
     assert "xxx" not in str(caught.value)
+
+
+def test_s3_and_redis_secrets_stay_out_of_repr_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(
+        store="s3://bucket/cdn",
+        s3_access_key="AKIA-visible-nowhere",
+        s3_secret_key="s3-secret-value",
+        redis_url="redis://:redis-password@127.0.0.1:6379/0",
+        cloudflare_zone_id="zone",
+        cloudflare_api_token="cf-token-value",
+        cdn_base_url="https://cdn.example.test",
+    )
+    text = repr(settings) + str(settings) + str(settings.safe_repr())
+    for secret in ("AKIA-visible-nowhere", "s3-secret-value", "redis-password", "cf-token-value"):
+        assert secret not in text
+    monkeypatch.setenv("MEMORA_CDN_CLOUDFLARE_API_TOKEN", "cf-token-value")
+    with pytest.raises(SettingError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "missing setting cloudflare_zone_id: "
+        "cloudflare_zone_id and cloudflare_api_token go together"
+    )
+    assert "cf-token-value" not in str(caught.value)

@@ -36,6 +36,8 @@ class Published:
     """SHA-256 of the body without `version`/`generated_at`."""
     version: int
     size: int = 0
+    expires_at: int | None = None
+    """For a lesson with signed media URLs: when the first of them expires (Unix seconds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ class Document:
     version: int
     content: Mapping[str, Any]
     """The document as data (with `version` and `generated_at`), for validation."""
+    expires_at: int | None = None
+    """When the first signed URL in it expires (lessons with signed media only)."""
 
     @property
     def size(self) -> int:
@@ -64,6 +68,7 @@ def finalize(
     content: Mapping[str, Any],
     previous: Published | None,
     now: int,
+    expires_at: int | None = None,
 ) -> Document:
     """Stamp a document with its version: unchanged content keeps its version and bytes."""
     unstamped = {"schema_version": SCHEMA_VERSION, **content}
@@ -75,7 +80,7 @@ def finalize(
         "generated_at": iso_utc(version),
         **content,
     }
-    return Document(key, kind, dumps(stamped), content_hash, version, stamped)
+    return Document(key, kind, dumps(stamped), content_hash, version, stamped, expires_at)
 
 
 def versioned_link(prefix: str, document: Document) -> str:

@@ -8,19 +8,19 @@ rendered bottom-up: lessons, units, subjects, search shards, search index, manif
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from memora_cdn.core import paths
 from memora_cdn.core.access import ResolvedNode, ResolvedPlan
-from memora_cdn.core.documents import Document, Published, finalize, versioned_link
+from memora_cdn.core.documents import Document, Published, finalize, iso_utc, versioned_link
 from memora_cdn.core.model import Doctype, NodeKind, Stage, StageType
 from memora_cdn.core.paths import DocKind
 from memora_cdn.core.search import SearchEntry, render_search
 
-StageConfigHook = Callable[[Stage, dict[str, Any]], dict[str, Any]]
-"""Rewrites a stage's parsed config (used for signed media URLs)."""
+ConfigSigner = Callable[[dict[str, Any], int], tuple[dict[str, Any], int | None]]
+"""Signs the media URLs of a stage config at a build time: (config, earliest expiry or None)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,8 @@ class RenderOptions:
     """Prepended to every link: the store prefix (links are root-relative keys)."""
     shard_threshold: int = 500
     shard_max_bytes: int = 100_000
+    sign: ConfigSigner | None = None
+    """Signs media URLs in stage configs (SPEC §3 signed media); None: no signing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +124,14 @@ class _Renderer:
             lessons=len(entries),
         )
 
-    def _finalize(self, key: str, kind: DocKind, content: Mapping[str, Any]) -> Document:
-        document = finalize(key, kind, content, self.previous.get(key), self.now)
+    def _finalize(
+        self,
+        key: str,
+        kind: DocKind,
+        content: Mapping[str, Any],
+        expires_at: int | None = None,
+    ) -> Document:
+        document = finalize(key, kind, content, self.previous.get(key), self.now, expires_at)
         self.documents.append(document)
         return document
 
@@ -151,15 +159,20 @@ class _Renderer:
                 "access": lesson.access.as_json(),
                 "parent": {"topic_id": topic.name, "topic_title": topic.title, **parent},
                 "navigation": navigation,
-                "stages": list(self._stages(lesson)),
+                "stages": [],
             }
+            content["stages"], expires_at = self._stages(lesson)
+            if expires_at is not None:
+                content["signed_url_expires_at"] = iso_utc(expires_at)
             documents[lesson.name] = self._finalize(
-                paths.lesson_key(self.plan, lesson.name), DocKind.LESSON, content
+                paths.lesson_key(self.plan, lesson.name), DocKind.LESSON, content, expires_at
             )
         return documents
 
-    def _stages(self, lesson: ResolvedNode) -> Iterator[dict[str, Any]]:
-        position = 0
+    def _stages(self, lesson: ResolvedNode) -> tuple[list[dict[str, Any]], int | None]:
+        """The lesson's stages as rendered, and when the first signed URL in them expires."""
+        rendered: list[dict[str, Any]] = []
+        expiries: list[int] = []
         for stage in self.resolved.stages.get(lesson.name, ()):
             where = f"Memora Lesson Stage {stage.name!r} of lesson {lesson.name!r}"
             try:
@@ -167,16 +180,23 @@ class _Renderer:
             except ValueError:
                 self.warnings.append(f"{where}: unknown stage type {stage.type!r}; skipped")
                 continue
-            position += 1
-            yield {
-                "idx": position,
-                **_optional(title=stage.title or None),
-                "type": kind.value,
-                "weight": max(stage.weight, 0.0),
-                **_optional(target_time=stage.target_time),
-                "is_skippable": stage.is_skippable,
-                "config": self._config(stage, where),
-            }
+            config = self._config(stage, where)
+            if self.options.sign is not None:
+                config, expires_at = self.options.sign(config, self.now)
+                if expires_at is not None:
+                    expiries.append(expires_at)
+            rendered.append(
+                {
+                    "idx": len(rendered) + 1,
+                    **_optional(title=stage.title or None),
+                    "type": kind.value,
+                    "weight": max(stage.weight, 0.0),
+                    **_optional(target_time=stage.target_time),
+                    "is_skippable": stage.is_skippable,
+                    "config": config,
+                }
+            )
+        return rendered, min(expiries, default=None)
 
     def _config(self, stage: Stage, where: str) -> dict[str, Any]:
         if stage.config is None or not stage.config.strip():

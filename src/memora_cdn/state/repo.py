@@ -12,7 +12,14 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 
 from memora_cdn.core.documents import Published
 from memora_cdn.core.model import SyncStatus, Trigger
-from memora_cdn.state.schema import metadata, plan_member, published_object, sync_log, upsert
+from memora_cdn.state.schema import (
+    metadata,
+    plan_member,
+    published_object,
+    purge_pending,
+    sync_log,
+    upsert,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +56,7 @@ class PlanPublication:
     last_published_at: datetime | None
 
 
-_PUBLISHED_UPDATED = ("sha256", "size", "version", "published_at")
+_PUBLISHED_UPDATED = ("sha256", "size", "version", "published_at", "expires_at")
 
 
 class StateStore:
@@ -69,10 +76,12 @@ class StateStore:
             published_object.c.sha256,
             published_object.c.version,
             published_object.c.size,
+            published_object.c.expires_at,
         ).where(published_object.c.plan_id == plan)
         with self.engine.connect() as conn:
             return {
-                row.key: Published(row.sha256, row.version, row.size) for row in conn.execute(query)
+                row.key: Published(row.sha256, row.version, row.size, row.expires_at)
+                for row in conn.execute(query)
             }
 
     def record_upload(self, plan: str, key: str, entry: Published, at: datetime) -> None:
@@ -84,6 +93,7 @@ class StateStore:
             "size": entry.size,
             "version": entry.version,
             "published_at": at,
+            "expires_at": entry.expires_at,
         }
         with self.engine.begin() as conn:
             statement = upsert(conn.dialect.name, published_object, _PUBLISHED_UPDATED)
@@ -120,6 +130,44 @@ class StateStore:
         )
         with self.engine.connect() as conn:
             return [PlanPublication(r[0], int(r[1]), int(r[2]), r[3]) for r in conn.execute(query)]
+
+    def expiring_plans(self, before: int) -> dict[str, int]:
+        """Plans whose published files hold a signed URL expiring before `before` (Unix s),
+        with the earliest expiry of each."""
+        earliest = func.min(published_object.c.expires_at)
+        query = (
+            select(published_object.c.plan_id, earliest)
+            .where(published_object.c.expires_at.is_not(None))
+            .group_by(published_object.c.plan_id)
+            .having(earliest < before)
+        )
+        with self.engine.connect() as conn:
+            return {str(row[0]): int(row[1]) for row in conn.execute(query)}
+
+    # -- purges that failed -------------------------------------------------------------
+
+    def pending_purges(self, plan: str) -> list[str]:
+        query = select(purge_pending.c.key).where(purge_pending.c.plan_id == plan)
+        with self.engine.connect() as conn:
+            return sorted(str(row[0]) for row in conn.execute(query))
+
+    def add_pending_purges(self, plan: str, keys: Iterable[str], at: datetime) -> None:
+        rows = [{"plan_id": plan, "key": key, "queued_at": at} for key in sorted(set(keys))]
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(upsert(conn.dialect.name, purge_pending, ("queued_at",)), rows)
+
+    def clear_pending_purges(self, plan: str, keys: Iterable[str]) -> None:
+        done = sorted(set(keys))
+        with self.engine.begin() as conn:
+            for start in range(0, len(done), 500):
+                conn.execute(
+                    delete(purge_pending).where(
+                        purge_pending.c.plan_id == plan,
+                        purge_pending.c.key.in_(done[start : start + 500]),
+                    )
+                )
 
     # -- plan members -------------------------------------------------------------------
 

@@ -72,6 +72,17 @@ published_object = Table(
     Column("size", BigInteger(), nullable=False),
     Column("version", BigInteger(), nullable=False),
     Column("published_at", _when(), nullable=False),
+    # Lessons with signed media: when the first signed URL in the file expires (Unix s).
+    Column("expires_at", BigInteger(), nullable=True),
+    Index("ix_cdn_published_object_expires", "expires_at"),
+)
+
+purge_pending = Table(
+    "cdn_purge_pending",
+    metadata,
+    Column("plan_id", _NAME, primary_key=True),
+    Column("key", _KEY, primary_key=True),
+    Column("queued_at", _when(), nullable=False),
 )
 
 plan_member = Table(

@@ -41,6 +41,8 @@ class Worker:
         clock: Clock,
         poll: Callable[[], object] | None = None,
         on_batch: Callable[[BatchReport], None] | None = None,
+        dispatch: Callable[[Trigger, bool], object] | None = None,
+        housekeeping: Callable[[], object] | None = None,
     ) -> None:
         self.processor = processor
         self.queue = queue
@@ -48,6 +50,10 @@ class Worker:
         self.clock = clock
         self.poll = poll
         self.on_batch = on_batch
+        self.dispatch = dispatch
+        """With RQ: hand due plans to RQ workers instead of building them here."""
+        self.housekeeping = housekeeping
+        """Run every tick (re-queuing plans whose signed URLs near their expiry)."""
 
     @property
     def stop(self) -> threading.Event:
@@ -81,12 +87,18 @@ class Worker:
 
     def tick(self, interval_due: bool) -> BatchReport | None:
         """One look at the queue: the batch (if any) that should run now."""
+        if self.housekeeping is not None:
+            self.housekeeping()
         if self.queue.pending_count() >= self.schedule.threshold:
-            report = self.processor.run(Trigger.THRESHOLD)
+            trigger, include_pending = Trigger.THRESHOLD, True
         elif interval_due:
-            report = self.processor.run(Trigger.SCHEDULER)
+            trigger, include_pending = Trigger.SCHEDULER, True
         else:
-            report = self.processor.run(Trigger.SCHEDULER, include_pending=False)
+            trigger, include_pending = Trigger.SCHEDULER, False
+        if self.dispatch is not None:
+            self.dispatch(trigger, include_pending)
+            return None
+        report = self.processor.run(trigger, include_pending=include_pending)
         if report.outcomes and self.on_batch is not None:
             self.on_batch(report)
         return report if report.outcomes else None

@@ -1,0 +1,82 @@
+"""The production stack on loopback: MariaDB site + state databases, moto's S3 server behind
+the fault proxy, and the fake Cloudflare API."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+
+from fakes.cloudflare import FakeCloudflare
+from fakes.s3server import TEST_CREDENTIALS, MotoS3Server, S3FaultProxy, client_for, new_bucket
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[MotoS3Server]:
+    with MotoS3Server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_proxy(s3_server: MotoS3Server) -> Iterator[S3FaultProxy]:
+    with S3FaultProxy(s3_server.endpoint) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def cloudflare() -> Iterator[FakeCloudflare]:
+    with FakeCloudflare() as server:
+        yield server
+
+
+@dataclass
+class MariaSite:
+    """A Frappe-like site database, a read-only user on it, and a state database."""
+
+    admin: sa.Engine
+    """Full rights on the site database (the editors' side)."""
+    site_url: str
+    """memora-cdn's read-only view of the site."""
+    state_url: str
+
+
+@pytest.fixture
+def maria_site(mariadb_server: object) -> Iterator[MariaSite]:
+    server = mariadb_server
+    site_db = server.create_database()  # type: ignore[attr-defined]
+    state_db = server.create_database()  # type: ignore[attr-defined]
+    user = f"memora_ro_{secrets.token_hex(4)}"
+    password = secrets.token_urlsafe(12)
+    admin = sa.create_engine(server.url_for(site_db))  # type: ignore[attr-defined]
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE USER '{user}'@'%%' IDENTIFIED BY '{password}'")
+        conn.exec_driver_sql(f"GRANT SELECT ON `{site_db}`.* TO '{user}'@'%%'")
+    site_url = (
+        sa.make_url(server.url_for(site_db))  # type: ignore[attr-defined]
+        .set(username=user, password=password)
+        .render_as_string(hide_password=False)
+    )
+    try:
+        yield MariaSite(admin, site_url, server.url_for(state_db))  # type: ignore[attr-defined]
+    finally:
+        admin.dispose()
+        with server.admin.connect() as conn:  # type: ignore[attr-defined]
+            conn.exec_driver_sql(f"DROP USER IF EXISTS '{user}'@'%%'")
+        server.drop_database(site_db)  # type: ignore[attr-defined]
+        server.drop_database(state_db)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def bucket(s3_server: MotoS3Server) -> str:
+    return new_bucket(s3_server.endpoint)
+
+
+@pytest.fixture
+def s3_direct(s3_server: MotoS3Server) -> object:
+    return client_for(s3_server.endpoint)
+
+
+__all__ = ["TEST_CREDENTIALS", "MariaSite"]

@@ -1,0 +1,169 @@
+"""Plan builds as RQ jobs: two real `rq worker memora-cdn` processes share the work."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from redis import Redis
+
+from memora_cdn.core.model import SyncStatus, Trigger
+from memora_cdn.state.schema import sync_log
+from memora_cdn.sync.rq_jobs import QUEUE_NAME, RqDispatcher
+from services import service_unavailable
+from sitekit import Site
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[str]:
+    """A redis-server of this test's own (RQ's queue name is fixed: no sharing)."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not Path(binary).exists():
+        service_unavailable("Redis", "no redis-server binary to start a private server")
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except Exception:
+            time.sleep(0.05)
+    client.close()
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def catalogue(site: Site, plans: int) -> list[str]:
+    names = []
+    for p in range(plans):
+        plan = site.build.plan(f"P{p:02}", subjects=[f"S{p:02}"])
+        names.append(plan)
+        site.build.subject(f"S{p:02}")
+        site.build.track(f"S{p:02}-T", f"S{p:02}")
+        site.build.unit(f"S{p:02}-U", f"S{p:02}-T")
+        site.build.topic(f"S{p:02}-TP", f"S{p:02}-U")
+        for n in range(40):
+            site.build.lesson(f"S{p:02}-L{n:03}", f"S{p:02}-TP", sort_order=n)
+    site.build.insert()
+    return names
+
+
+def successes(site: Site) -> dict[str, list[tuple[datetime, datetime]]]:
+    query = sa.select(sync_log.c.plan_id, sync_log.c.started_at, sync_log.c.completed_at).where(
+        sync_log.c.status == SyncStatus.SUCCESS.value
+    )
+    found: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    with site.app.state.engine.connect() as conn:
+        for plan, started, completed in conn.execute(query):
+            found[plan].append((started, completed))
+    return found
+
+
+def run_rq_workers(site: Site, redis_url: str, count: int) -> list[str]:
+    env = {
+        **os.environ,
+        "MEMORA_CDN_DATABASE_URL": site.database_url,
+        "MEMORA_CDN_STATE_DATABASE_URL": site.settings.state_url,
+        "MEMORA_CDN_STORE": site.settings.store,
+        "MEMORA_CDN_REDIS_URL": redis_url,
+    }
+    rq = Path(sys.executable).with_name("rq")
+    processes = [
+        subprocess.Popen(
+            [str(rq), "worker", QUEUE_NAME, "--url", redis_url, "--burst", "--name", f"w{n}"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for n in range(count)
+    ]
+    outputs = []
+    for process in processes:
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, output
+        outputs.append(output)
+    return outputs
+
+
+def test_two_rq_workers_build_twenty_plans_once_per_batch(
+    tmp_path: Path, private_redis: str
+) -> None:
+    site = Site(
+        tmp_path,
+        state_database_url=f"sqlite:///{tmp_path / 'site.db'}",
+        redis_url=private_redis,
+    )
+    try:
+        plans = catalogue(site, 20)
+        assert site.app.redis is not None
+        dispatcher = RqDispatcher(
+            site.app.redis,
+            site.app.queue,
+            worker_id="scheduler",
+            lease_seconds=300,
+            now=site.app.now,
+        )
+        for batch in (1, 2):
+            site.clock.now = time.time()  # the RQ workers run on the real clock
+            site.app.intake.queue_plans(plans, trigger=Trigger.SCHEDULER)
+            sent = dispatcher.dispatch(Trigger.SCHEDULER)
+            assert sorted(sent.enqueued) == plans, (batch, sent)
+            # Queued again before the workers ran: one job per plan, never two.
+            site.app.intake.queue_plans(plans, trigger=Trigger.SCHEDULER)
+            assert dispatcher.dispatch(Trigger.SCHEDULER).enqueued == ()
+            outputs = run_rq_workers(site, private_redis, 2)
+            built = successes(site)
+            assert sorted(built) == plans
+            assert all(len(spans) == batch for spans in built.values()), built
+            assert all("Job OK" in output for output in outputs), "both workers took jobs"
+            # The queue's dirty marks bring every plan back once for the next batch.
+            site.clock.now = time.time()
+            leftovers = site.app.queue.claim("test", site.app.now(), lease_seconds=60, limit=50)
+            for claim in leftovers:
+                site.app.queue.complete(claim, site.app.now())
+        for spans in successes(site).values():
+            ordered = sorted(spans)
+            for (_, end), (start, _) in itertools.pairwise(ordered):
+                assert end <= start, "two builds of one plan overlapped"
+        site.assert_store_equals_fresh_export()
+    finally:
+        site.close()
