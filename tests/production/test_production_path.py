@@ -164,3 +164,22 @@ def test_scan_publish_and_purge_on_the_production_stack(
     with maria_site.admin.connect() as conn:
         tables = {row[0] for row in conn.exec_driver_sql("SHOW TABLES")}
     assert not {t for t in tables if t.startswith("cdn_")}
+
+
+def test_verify_finds_drift_in_the_bucket_and_repair_restores_it(
+    env: dict[str, str], maria_site: MariaSite, bucket: str, s3_direct: Any
+) -> None:
+    build_site(maria_site.admin)
+    invoke("scan")
+    invoke("sync")
+    s3_direct.delete_object(Bucket=bucket, Key=f"{PREFIX}/plans/X/lessons/A-L1.json")
+    s3_direct.put_object(Bucket=bucket, Key=f"{PREFIX}/plans/X/lessons/stray.json", Body=b"{}")
+    result = runner.invoke(app, ["verify"])
+    assert result.exit_code == 1
+    assert "missing: plans/X/lessons/A-L1.json" in result.stdout
+    assert "unexpected: plans/X/lessons/stray.json" in result.stdout
+    invoke("verify", "--repair")
+    assert "Checked" in invoke("verify")
+    stored = keys_in(s3_direct, bucket)
+    assert f"{PREFIX}/plans/X/lessons/A-L1.json" in stored
+    assert f"{PREFIX}/plans/X/lessons/stray.json" not in stored
