@@ -43,6 +43,8 @@ from services import (
 
 __all__ = ["SERVICES", "count_statements", "service_unavailable"]
 
+pytest_plugins = ["fakes.redisserver"]  # the `private_redis` fixture
+
 
 def _reason(error: BaseException) -> str:
     error = getattr(error, "orig", None) or error  # the driver's error, not SQLAlchemy's wrapper

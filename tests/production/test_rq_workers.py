@@ -4,71 +4,23 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from redis import Redis
 
+from fakes.redisserver import PrivateRedis
 from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.state.schema import sync_log
 from memora_cdn.sync.rq_jobs import QUEUE_NAME, RqDispatcher
-from services import service_unavailable
 from sitekit import Site
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[str]:
-    """A redis-server of this test's own (RQ's queue name is fixed: no sharing)."""
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not Path(binary).exists():
-        service_unavailable("Redis", "no redis-server binary to start a private server")
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except Exception:
-            time.sleep(0.05)
-    client.close()
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def catalogue(site: Site, plans: int) -> list[str]:
@@ -125,12 +77,12 @@ def run_rq_workers(site: Site, redis_url: str, count: int) -> list[str]:
 
 
 def test_two_rq_workers_build_twenty_plans_once_per_batch(
-    tmp_path: Path, private_redis: str
+    tmp_path: Path, private_redis: PrivateRedis
 ) -> None:
     site = Site(
         tmp_path,
         state_database_url=f"sqlite:///{tmp_path / 'site.db'}",
-        redis_url=private_redis,
+        redis_url=private_redis.url,
     )
     try:
         plans = catalogue(site, 20)
@@ -150,7 +102,7 @@ def test_two_rq_workers_build_twenty_plans_once_per_batch(
             # Queued again before the workers ran: one job per plan, never two.
             site.app.intake.queue_plans(plans, trigger=Trigger.SCHEDULER)
             assert dispatcher.dispatch(Trigger.SCHEDULER).enqueued == ()
-            outputs = run_rq_workers(site, private_redis, 2)
+            outputs = run_rq_workers(site, private_redis.url, 2)
             built = successes(site)
             assert sorted(built) == plans
             assert all(len(spans) == batch for spans in built.values()), built

@@ -9,11 +9,7 @@ and crash it with SIGKILL mid-stream.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -23,9 +19,8 @@ from pathlib import Path
 import pytest
 import redis
 import sqlalchemy as sa
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from fakes.redisserver import PrivateRedis
 from memora_cdn.app import make_engine
 from memora_cdn.queue.base import Claim, QueueStats, RetryPolicy
 from memora_cdn.queue.fallback import FallbackQueue
@@ -196,78 +191,6 @@ def test_the_lua_claim_is_atomic_under_eight_threads_with_their_own_clients(
 
 
 # -- the SQL fallback while Redis is down -------------------------------------------------
-
-
-class PrivateRedis:
-    """A `redis-server` of the test's own on a free port, which the test may crash."""
-
-    def __init__(self, binary: str, directory: Path) -> None:
-        self.binary = binary
-        self.directory = directory
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port: int = sock.getsockname()[1]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = [
-            self.binary,
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--save", "",
-            "--appendonly", "yes",
-            "--appendfsync", "always",
-            "--dir", str(self.directory),
-        ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        probe = self.client()
-        deadline = time.monotonic() + 10
-        try:
-            while True:
-                try:
-                    if probe.ping():
-                        return
-                except redis.exceptions.ConnectionError:
-                    if self.process.poll() is not None or time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.02)
-        finally:
-            probe.close()
-
-    def crash(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            self.process = None
-
-    def client(self) -> redis.Redis:
-        """A client that fails fast while the server is down (no retries, short timeouts)."""
-        return redis.Redis(
-            host="127.0.0.1",
-            port=self.port,
-            decode_responses=True,
-            socket_timeout=2,
-            socket_connect_timeout=0.5,
-            retry=Retry(NoBackoff(), 0),
-        )
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        message = "redis-server not found on PATH (needed to crash and restart a private server)"
-        if os.environ.get("MEMORA_CDN_REQUIRE_SERVICES") == "1":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    server = PrivateRedis(binary, tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.crash()
 
 
 @pytest.fixture
