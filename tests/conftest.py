@@ -43,7 +43,9 @@ from services import (
 
 __all__ = ["SERVICES", "count_statements", "service_unavailable"]
 
-pytest_plugins = ["fakes.redisserver"]  # the `private_redis` fixture
+# Fixtures of the fake and private servers: private_redis; s3_server, s3_proxy, s3_bucket,
+# s3_direct; cloudflare.
+pytest_plugins = ["fakes.redisserver", "fakes.s3server", "fakes.cloudflare"]
 
 
 def _reason(error: BaseException) -> str:

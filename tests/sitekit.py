@@ -16,10 +16,11 @@ import sqlalchemy as sa
 from catalogue import CatalogueBuilder, create_content_schema
 from memora_cdn.app import App, build_app
 from memora_cdn.core.events import Action
-from memora_cdn.core.model import Doctype, Trigger
+from memora_cdn.core.model import Doctype, SyncStatus, Trigger
 from memora_cdn.settings import load_settings
 from memora_cdn.source.schema import content_metadata
 from memora_cdn.state.scan_state import ScanStateStore
+from memora_cdn.state.schema import sync_log
 from memora_cdn.store.local import FileStore
 from memora_cdn.sync.intake import IntakeResult
 from memora_cdn.sync.processor import BatchReport
@@ -118,6 +119,16 @@ class Site:
 
     def text(self, plan: str) -> str:
         return "".join((self.store.get(key) or b"").decode() for key in sorted(self.keys(plan)))
+
+    def successful_builds(self) -> dict[str, list[tuple[datetime, datetime]]]:
+        """(started_at, completed_at) of every successful build, by plan."""
+        query = sa.select(sync_log.c.plan_id, sync_log.c.started_at, sync_log.c.completed_at)
+        query = query.where(sync_log.c.status == SyncStatus.SUCCESS.value)
+        found: dict[str, list[tuple[datetime, datetime]]] = {}
+        with self.app.state.engine.connect() as conn:
+            for plan, started, completed in conn.execute(query):
+                found.setdefault(plan, []).append((started, completed))
+        return found
 
     def assert_store_equals_fresh_export(self) -> None:
         """The store holds exactly what a fresh full export of the database would write,

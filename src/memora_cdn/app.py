@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from redis import Redis
@@ -31,7 +32,7 @@ from memora_cdn.queue.base import PlanQueue, RetryPolicy
 from memora_cdn.queue.fallback import FallbackQueue
 from memora_cdn.queue.redis import RedisQueue
 from memora_cdn.queue.sql import SqlQueue
-from memora_cdn.settings import Settings
+from memora_cdn.settings import Settings, load_settings
 from memora_cdn.source.graph import SqlCatalogueGraph
 from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore
@@ -243,3 +244,21 @@ def running(settings: Settings) -> Iterator[App]:
         yield app
     finally:
         app.close()
+
+
+_process_app: App | None = None
+_process_app_lock = threading.Lock()
+
+
+def process_app() -> App:
+    """One app per process for entry points that Frappe or RQ call as plain functions (the
+    doc_events hook, RQ jobs): built once from `MEMORA_CDN_*` and the TOML file named by
+    `MEMORA_CDN_CONFIG`, with its state tables created if missing."""
+    global _process_app
+    with _process_app_lock:
+        if _process_app is None:
+            config = os.environ.get("MEMORA_CDN_CONFIG")
+            application = build_app(load_settings(Path(config) if config else None))
+            application.state.create_schema()
+            _process_app = application
+        return _process_app

@@ -21,10 +21,7 @@ next `scan` finds the change by its `modified` time.
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Protocol
 
 from memora_cdn.core.events import Action, ChangeEvent, parse_doctype
@@ -92,22 +89,10 @@ class DocumentHook:
         return self.intake.submit([event], trigger=Trigger.SCHEDULER)
 
 
-_default: DocumentHook | None = None
-_default_lock = threading.Lock()
-
-
 def _default_hook() -> DocumentHook:
-    global _default
-    with _default_lock:
-        if _default is None:
-            from memora_cdn.app import build_app
-            from memora_cdn.settings import load_settings
+    from memora_cdn.app import process_app
 
-            config = os.environ.get("MEMORA_CDN_CONFIG")
-            application = build_app(load_settings(Path(config) if config else None))
-            application.state.create_schema()
-            _default = DocumentHook(application.intake)
-        return _default
+    return DocumentHook(process_app().intake)
 
 
 def on_change(doc: FrappeDocument, method: str, *args: Any) -> None:

@@ -20,12 +20,14 @@ import re
 import secrets
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
+
+import pytest
 
 MAX_FILES = 30
 _ROUTE = re.compile(r"^/client/v4/zones/(?P<zone>[^/?]+)/purge_cache$")
@@ -281,3 +283,10 @@ def _files(body: bytes) -> list[str] | None:
 def _is_absolute_url(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+@pytest.fixture
+def cloudflare() -> Iterator[FakeCloudflare]:
+    """A fresh fake Cloudflare API per test (its own port, zone, token and call record)."""
+    with FakeCloudflare() as server:
+        yield server

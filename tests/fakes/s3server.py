@@ -43,6 +43,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
+import pytest
 from moto.server import ThreadedMotoServer
 
 from memora_cdn.store.s3 import S3Store, s3_client
@@ -431,3 +432,29 @@ def s3_stack() -> Iterator[tuple[MotoS3Server, S3FaultProxy]]:
     """A moto server and a proxy in front of it, both stopped afterwards."""
     with MotoS3Server() as server, S3FaultProxy(server.endpoint) as proxy:
         yield server, proxy
+
+
+# -- fixtures (registered for the whole suite by tests/conftest.py) -----------------------
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[MotoS3Server]:
+    with MotoS3Server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_proxy(s3_server: MotoS3Server) -> Iterator[S3FaultProxy]:
+    with S3FaultProxy(s3_server.endpoint) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def s3_bucket(s3_server: MotoS3Server) -> str:
+    return new_bucket(s3_server.endpoint)
+
+
+@pytest.fixture
+def s3_direct(s3_server: MotoS3Server) -> Any:
+    """A client straight to the server (not counted by the proxy), for looking behind a store."""
+    return client_for(s3_server.endpoint)

@@ -1,5 +1,5 @@
-"""The production stack on loopback: MariaDB site + state databases, moto's S3 server behind
-the fault proxy, and the fake Cloudflare API."""
+"""A Frappe-like MariaDB site with a read-only user for memora-cdn, and a state database
+(the S3 server, fault proxy and fake Cloudflare fixtures come from tests/fakes)."""
 
 from __future__ import annotations
 
@@ -9,27 +9,6 @@ from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
-
-from fakes.cloudflare import FakeCloudflare
-from fakes.s3server import TEST_CREDENTIALS, MotoS3Server, S3FaultProxy, client_for, new_bucket
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[MotoS3Server]:
-    with MotoS3Server() as server:
-        yield server
-
-
-@pytest.fixture
-def s3_proxy(s3_server: MotoS3Server) -> Iterator[S3FaultProxy]:
-    with S3FaultProxy(s3_server.endpoint) as proxy:
-        yield proxy
-
-
-@pytest.fixture
-def cloudflare() -> Iterator[FakeCloudflare]:
-    with FakeCloudflare() as server:
-        yield server
 
 
 @dataclass
@@ -67,16 +46,3 @@ def maria_site(mariadb_server: object) -> Iterator[MariaSite]:
             conn.exec_driver_sql(f"DROP USER IF EXISTS '{user}'@'%%'")
         server.drop_database(site_db)  # type: ignore[attr-defined]
         server.drop_database(state_db)  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def bucket(s3_server: MotoS3Server) -> str:
-    return new_bucket(s3_server.endpoint)
-
-
-@pytest.fixture
-def s3_direct(s3_server: MotoS3Server) -> object:
-    return client_for(s3_server.endpoint)
-
-
-__all__ = ["TEST_CREDENTIALS", "MariaSite"]

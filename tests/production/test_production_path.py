@@ -31,12 +31,12 @@ def env(
     maria_site: MariaSite,
     s3_proxy: S3FaultProxy,
     cloudflare: FakeCloudflare,
-    bucket: str,
+    s3_bucket: str,
 ) -> dict[str, str]:
     values = {
         "MEMORA_CDN_DATABASE_URL": maria_site.site_url,
         "MEMORA_CDN_STATE_DATABASE_URL": maria_site.state_url,
-        "MEMORA_CDN_STORE": f"s3://{bucket}/{PREFIX}",
+        "MEMORA_CDN_STORE": f"s3://{s3_bucket}/{PREFIX}",
         "MEMORA_CDN_S3_ENDPOINT_URL": s3_proxy.endpoint,
         "MEMORA_CDN_S3_REGION": "us-east-1",
         "MEMORA_CDN_S3_ACCESS_KEY": TEST_CREDENTIALS[0],
@@ -76,8 +76,8 @@ def build_site(admin: sa.Engine) -> None:
     b.insert()
 
 
-def keys_in(s3: Any, bucket: str) -> set[str]:
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+def keys_in(s3: Any, s3_bucket: str) -> set[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=s3_bucket)
     return {item["Key"] for page in pages for item in page.get("Contents", [])}
 
 
@@ -93,20 +93,20 @@ def test_scan_publish_and_purge_on_the_production_stack(
     maria_site: MariaSite,
     s3_proxy: S3FaultProxy,
     cloudflare: FakeCloudflare,
-    bucket: str,
+    s3_bucket: str,
     s3_direct: Any,
 ) -> None:
     build_site(maria_site.admin)
     assert "changes found" in invoke("scan")
     invoke("sync")
-    stored = keys_in(s3_direct, bucket)
+    stored = keys_in(s3_direct, s3_bucket)
     assert f"{PREFIX}/plans/X/manifest.json" in stored
     assert f"{PREFIX}/plans/Y/lessons/B-L3.json" in stored
-    head = s3_direct.head_object(Bucket=bucket, Key=f"{PREFIX}/plans/X/manifest.json")
+    head = s3_direct.head_object(Bucket=s3_bucket, Key=f"{PREFIX}/plans/X/manifest.json")
     assert head["ContentType"] == "application/json; charset=utf-8"
     assert head["CacheControl"] == "public, max-age=60"
     manifest = json.loads(
-        s3_direct.get_object(Bucket=bucket, Key=f"{PREFIX}/plans/X/manifest.json")["Body"].read()
+        s3_direct.get_object(Bucket=s3_bucket, Key=f"{PREFIX}/plans/X/manifest.json")["Body"].read()
     )
     assert manifest["subjects"][0]["url"].startswith(f"{PREFIX}/plans/X/subjects/A.json?v=")
     assert "Checked" in invoke("verify")
@@ -156,7 +156,7 @@ def test_scan_publish_and_purge_on_the_production_stack(
         )
     invoke("scan")
     invoke("sync")
-    assert f"{PREFIX}/plans/Y/lessons/B-L3.json" not in keys_in(s3_direct, bucket)
+    assert f"{PREFIX}/plans/Y/lessons/B-L3.json" not in keys_in(s3_direct, s3_bucket)
     purged = [url for call in cloudflare.calls[calls_before:] for url in call.files or []]
     assert f"{CDN}/{PREFIX}/plans/Y/lessons/B-L3.json" in purged
     assert not [k for k in s3_proxy.puts if "/plans/X/" in k], "X does not show subject B"
@@ -167,19 +167,19 @@ def test_scan_publish_and_purge_on_the_production_stack(
 
 
 def test_verify_finds_drift_in_the_bucket_and_repair_restores_it(
-    env: dict[str, str], maria_site: MariaSite, bucket: str, s3_direct: Any
+    env: dict[str, str], maria_site: MariaSite, s3_bucket: str, s3_direct: Any
 ) -> None:
     build_site(maria_site.admin)
     invoke("scan")
     invoke("sync")
-    s3_direct.delete_object(Bucket=bucket, Key=f"{PREFIX}/plans/X/lessons/A-L1.json")
-    s3_direct.put_object(Bucket=bucket, Key=f"{PREFIX}/plans/X/lessons/stray.json", Body=b"{}")
+    s3_direct.delete_object(Bucket=s3_bucket, Key=f"{PREFIX}/plans/X/lessons/A-L1.json")
+    s3_direct.put_object(Bucket=s3_bucket, Key=f"{PREFIX}/plans/X/lessons/stray.json", Body=b"{}")
     result = runner.invoke(app, ["verify"])
     assert result.exit_code == 1
     assert "missing: plans/X/lessons/A-L1.json" in result.stdout
     assert "unexpected: plans/X/lessons/stray.json" in result.stdout
     invoke("verify", "--repair")
     assert "Checked" in invoke("verify")
-    stored = keys_in(s3_direct, bucket)
+    stored = keys_in(s3_direct, s3_bucket)
     assert f"{PREFIX}/plans/X/lessons/A-L1.json" in stored
     assert f"{PREFIX}/plans/X/lessons/stray.json" not in stored

@@ -7,16 +7,12 @@ import os
 import subprocess
 import sys
 import time
-from collections import defaultdict
-from datetime import datetime
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from fakes.redisserver import PrivateRedis
-from memora_cdn.core.model import SyncStatus, Trigger
-from memora_cdn.state.schema import sync_log
+from memora_cdn.core.model import Trigger
 from memora_cdn.sync.rq_jobs import QUEUE_NAME, RqDispatcher
 from sitekit import Site
 
@@ -36,17 +32,6 @@ def catalogue(site: Site, plans: int) -> list[str]:
             site.build.lesson(f"S{p:02}-L{n:03}", f"S{p:02}-TP", sort_order=n)
     site.build.insert()
     return names
-
-
-def successes(site: Site) -> dict[str, list[tuple[datetime, datetime]]]:
-    query = sa.select(sync_log.c.plan_id, sync_log.c.started_at, sync_log.c.completed_at).where(
-        sync_log.c.status == SyncStatus.SUCCESS.value
-    )
-    found: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
-    with site.app.state.engine.connect() as conn:
-        for plan, started, completed in conn.execute(query):
-            found[plan].append((started, completed))
-    return found
 
 
 def run_rq_workers(site: Site, redis_url: str, count: int) -> list[str]:
@@ -103,7 +88,7 @@ def test_two_rq_workers_build_twenty_plans_once_per_batch(
             site.app.intake.queue_plans(plans, trigger=Trigger.SCHEDULER)
             assert dispatcher.dispatch(Trigger.SCHEDULER).enqueued == ()
             outputs = run_rq_workers(site, private_redis.url, 2)
-            built = successes(site)
+            built = site.successful_builds()
             assert sorted(built) == plans
             assert all(len(spans) == batch for spans in built.values()), built
             assert all("Job OK" in output for output in outputs), "both workers took jobs"
@@ -112,7 +97,7 @@ def test_two_rq_workers_build_twenty_plans_once_per_batch(
             leftovers = site.app.queue.claim("test", site.app.now(), lease_seconds=60, limit=50)
             for claim in leftovers:
                 site.app.queue.complete(claim, site.app.now())
-        for spans in successes(site).values():
+        for spans in site.successful_builds().values():
             ordered = sorted(spans)
             for (_, end), (start, _) in itertools.pairwise(ordered):
                 assert end <= start, "two builds of one plan overlapped"

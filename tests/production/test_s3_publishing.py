@@ -63,10 +63,10 @@ def _links(document: Any) -> Iterator[str]:
 
 
 @pytest.fixture
-def site(tmp_path: Path, s3_proxy: S3FaultProxy, bucket: str) -> Iterator[Site]:
+def site(tmp_path: Path, s3_proxy: S3FaultProxy, s3_bucket: str) -> Iterator[Site]:
     site = Site(
         tmp_path,
-        store=f"s3://{bucket}/cdn",
+        store=f"s3://{s3_bucket}/cdn",
         s3_endpoint_url=s3_proxy.endpoint,
         s3_region="us-east-1",
         s3_access_key=TEST_CREDENTIALS[0],

@@ -7,15 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from fakes.cloudflare import FakeCloudflare
 from memora_cdn.purge.cloudflare import cloudflare_client
-
-
-@pytest.fixture
-def cloudflare() -> Iterator[FakeCloudflare]:
-    """A fresh fake Cloudflare API per test (its own port, zone, token and call record)."""
-    with FakeCloudflare() as server:
-        yield server
 
 
 @pytest.fixture

@@ -6,39 +6,15 @@ bucket behind the fault proxy) and `s3-prefix` (the same, with the store prefix 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fakes.s3server import MotoS3Server, S3FaultProxy, client_for, new_bucket, s3_store
+from fakes.s3server import S3FaultProxy, s3_store
 from memora_cdn.store.base import ObjectStore
 from memora_cdn.store.local import FileStore
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[MotoS3Server]:
-    with MotoS3Server() as server:
-        yield server
-
-
-@pytest.fixture
-def s3_proxy(s3_server: MotoS3Server) -> Iterator[S3FaultProxy]:
-    with S3FaultProxy(s3_server.endpoint) as proxy:
-        yield proxy
-
-
-@pytest.fixture
-def s3_bucket(s3_server: MotoS3Server) -> str:
-    return new_bucket(s3_server.endpoint)
-
-
-@pytest.fixture
-def s3_direct(s3_server: MotoS3Server) -> Any:
-    """A client straight to the server (not counted by the proxy), for looking behind a store."""
-    return client_for(s3_server.endpoint)
 
 
 @dataclass

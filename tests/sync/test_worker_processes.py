@@ -8,18 +8,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 import pytest
-import sqlalchemy as sa
 
 from catalogue import CatalogueBuilder
 from memora_cdn.core.model import SyncStatus, Trigger
-from memora_cdn.state.schema import sync_log
 from sitekit import Site
 
 pytestmark = pytest.mark.slow
@@ -110,17 +107,6 @@ def wait_for(condition: object, timeout: float = 120, what: str = "condition") -
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def builds(site: Site) -> dict[str, list[tuple[datetime, datetime]]]:
-    query = sa.select(sync_log.c.plan_id, sync_log.c.started_at, sync_log.c.completed_at).where(
-        sync_log.c.status == SyncStatus.SUCCESS.value
-    )
-    found: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
-    with site.app.state.engine.connect() as conn:
-        for plan, started, completed in conn.execute(query):
-            found[plan].append((started, completed))
-    return found
-
-
 def assert_never_two_builds_at_once(intervals: dict[str, list[tuple[datetime, datetime]]]) -> None:
     for plan, spans in intervals.items():
         spans = sorted(spans)
@@ -162,10 +148,10 @@ def test_two_workers_build_thirty_queued_plans_each_exactly_once(
     workers_for.append(workers)
     workers.start()
     workers.start()
-    wait_for(lambda: len(builds(site)) == 30, what="30 plans built")
+    wait_for(lambda: len(site.successful_builds()) == 30, what="30 plans built")
     wait_for(lambda: site.app.queue.stats(site.clock.datetime()).processing == 0, what="idle")
     assert workers.stop() == [0, 0]
-    done = builds(site)
+    done = site.successful_builds()
     assert sorted(done) == plans
     assert all(len(spans) == 1 for spans in done.values()), "a plan was built twice"
     assert_never_two_builds_at_once(done)
@@ -194,7 +180,7 @@ def test_plans_queued_again_while_workers_build_are_never_built_twice_at_once(
         what="an empty queue",
     )
     assert workers.stop() == [0, 0]
-    done = builds(site)
+    done = site.successful_builds()
     assert sorted(done) == plans
     assert_never_two_builds_at_once(done)
     site.assert_store_equals_fresh_export()
@@ -221,7 +207,9 @@ def test_a_worker_killed_mid_build_is_taken_over_after_its_lease(
         victim.wait()
         assert not any(r.status is SyncStatus.SUCCESS for r in site.app.state.sync_log(plan=plan))
         workers.start()
-        wait_for(lambda: builds(site).get(plan), what="the plan built by the second worker")
+        wait_for(
+            lambda: site.successful_builds().get(plan), what="the plan built by the second worker"
+        )
         workers.stop()
         log = site.app.state.sync_log(plan=plan)
         assert log[0].status is SyncStatus.SUCCESS

@@ -150,30 +150,15 @@ def run_claimed(
         locks.unlock(claim.plan, claim.token)
 
 
-_context: tuple[BatchProcessor, PlanLock, int] | None = None
-_context_lock = threading.Lock()
-
-
 def _worker_context() -> tuple[BatchProcessor, PlanLock, int]:
-    """The app of this `rq worker` process, built once from its `MEMORA_CDN_*` settings."""
-    global _context
-    with _context_lock:
-        if _context is None:
-            import os
-            from pathlib import Path
+    """The app of this `rq worker` process (built once, from its `MEMORA_CDN_*` settings)."""
+    from memora_cdn.app import process_app
 
-            from memora_cdn.app import build_app
-            from memora_cdn.settings import load_settings
-
-            config = os.environ.get("MEMORA_CDN_CONFIG")
-            application = build_app(load_settings(Path(config) if config else None))
-            application.state.create_schema()
-            locks = application.plan_lock
-            if locks is None:
-                raise RuntimeError("RQ jobs need redis_url: the per-plan lock lives in Redis")
-            ttl_ms = application.settings.lock_ttl_seconds * 1000
-            _context = (application.processor(), locks, ttl_ms)
-        return _context
+    application = process_app()
+    if application.plan_lock is None:
+        raise RuntimeError("RQ jobs need redis_url: the per-plan lock lives in Redis")
+    ttl_ms = application.settings.lock_ttl_seconds * 1000
+    return application.processor(), application.plan_lock, ttl_ms
 
 
 def build_plan(plan: str, token: str, attempts: int, is_fallback: bool, trigger: str) -> str:
