@@ -56,6 +56,7 @@ def statements_per_snapshot(url: str, scale: int) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=int, default=20)
+    parser.add_argument("--s3", action="store_true", help="also publish to a local S3 server")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         small = statements_per_snapshot(f"sqlite:///{tmp}/small.db", 1)
@@ -102,6 +103,66 @@ def main() -> None:
             + ", ".join(f"{r.plan}={r.counts.files_uploaded}" for r in results)
         )
         engine.dispose()
+    if args.s3:
+        s3_concurrency()
+
+
+def s3_concurrency(lessons: int = 400) -> None:
+    """First publish of one plan to a local S3 server (moto) at upload_concurrency 1 and 16:
+    PUTs counted at the server, and the time ratio of the two in one run."""
+    import socket
+    import subprocess
+
+    from fakes.s3server import S3FaultProxy, new_bucket, s3_store
+
+    # moto in a process of its own, so the uploads do not share a GIL with the server.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    moto = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(2.0)
+
+    class _Server:
+        endpoint = f"http://127.0.0.1:{port}"
+
+    server = _Server()
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/site.db")
+        create_content_schema(engine)
+        shape = build_catalogue(
+            engine,
+            plans=2,
+            subjects=2,
+            tracks=2,
+            units=2,
+            topics=2,
+            lessons=lessons // 16,
+            stages=1,
+        )
+        state = StateStore(engine)
+        state.create_schema()
+        times = {}
+        for plan, concurrency in zip(shape.plans, (1, 16), strict=True):
+            with S3FaultProxy(server.endpoint) as proxy:
+                store = s3_store(proxy.endpoint, new_bucket(server.endpoint))
+                publisher = Publisher(
+                    SqlSource(engine), state, store, PublishOptions(upload_concurrency=concurrency)
+                )
+                started = time.perf_counter()
+                result = publisher.publish(plan)
+                times[concurrency] = time.perf_counter() - started
+                print(
+                    f"S3, upload_concurrency={concurrency}: {result.counts.files_uploaded} "
+                    f"files, {proxy.count('PUT')} PUTs at the server, {times[concurrency]:.2f} s"
+                )
+        print(f"S3 speed-up 16 vs 1 upload in flight: {times[1] / times[16]:.1f}x")
+        engine.dispose()
+    moto.terminate()
+    moto.wait()
 
 
 if __name__ == "__main__":
