@@ -191,8 +191,8 @@ def _print_results(results: Iterable[PublishResult]) -> None:
     table = Table(title=None, show_edge=False)
     widest = max((len(r.plan) for r in results), default=4)
     table.add_column("plan", no_wrap=True, min_width=widest)
-    for column in ("files", "bytes", "lessons", "uploaded", "deleted", "warnings"):
-        table.add_column(column, justify="right")
+    for column in ("files", "bytes", "lessons", "uploaded", "deleted", "warn"):
+        table.add_column(column, justify="right", no_wrap=True)
     for r in results:
         if r.removed:
             label = "removed" if r.counts.files_deleted else "unpublished"
