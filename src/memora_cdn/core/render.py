@@ -58,6 +58,20 @@ def _optional(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
+_EXTRA_TEXT: dict[NodeKind, tuple[str, ...]] = {
+    NodeKind.SUBJECT: ("color_code",),
+    NodeKind.UNIT: ("badge_image",),
+}
+
+
+def _describe(node: ResolvedNode) -> dict[str, Any]:
+    """How a node is listed in its parent's file: id, title and its optional texts."""
+    texts = {"description": node.node.description, "image": node.node.image}
+    for name in _EXTRA_TEXT.get(node.kind, ()):
+        texts[name] = getattr(node.node, name)
+    return {"id": node.name, "title": node.title, **_optional(**texts)}
+
+
 def _count(node: ResolvedNode, kind: NodeKind) -> int:
     return sum(1 for _ in node.descendants(kind))
 
@@ -225,17 +239,13 @@ class _Renderer:
         )
         topics = [
             {
-                "id": topic.name,
-                "title": topic.title,
-                **_optional(description=topic.node.description, image=topic.node.image),
+                **_describe(topic),
                 "sort_order": topic.node.sort_order,
                 "is_linear": topic.is_linear,
                 "access": topic.access.as_json(),
                 "lessons": [
                     {
-                        "id": lesson.name,
-                        "title": lesson.title,
-                        **_optional(description=lesson.node.description, image=lesson.node.image),
+                        **_describe(lesson),
                         "sort_order": lesson.node.sort_order,
                         "url": self._link(lesson_docs[lesson.name]),
                         "access": lesson.access.as_json(),
@@ -271,13 +281,7 @@ class _Renderer:
                 document = self._unit(unit, track, subject)
                 units.append(
                     {
-                        "id": unit.name,
-                        "title": unit.title,
-                        **_optional(
-                            description=unit.node.description,
-                            image=unit.node.image,
-                            badge_image=unit.node.badge_image,
-                        ),
+                        **_describe(unit),
                         "sort_order": unit.node.sort_order,
                         "is_linear": unit.is_linear,
                         "url": self._link(document),
@@ -287,9 +291,7 @@ class _Renderer:
                 )
             tracks.append(
                 {
-                    "id": track.name,
-                    "title": track.title,
-                    **_optional(description=track.node.description, image=track.node.image),
+                    **_describe(track),
                     "sort_order": track.node.sort_order,
                     "is_linear": track.is_linear,
                     "access": track.access.as_json(),
@@ -316,13 +318,7 @@ class _Renderer:
         plan = self.resolved.plan
         subjects = [
             {
-                "id": subject.name,
-                "title": subject.title,
-                **_optional(
-                    description=subject.node.description,
-                    image=subject.node.image,
-                    color_code=subject.node.color_code,
-                ),
+                **_describe(subject),
                 "sort_order": subject.node.sort_order,
                 "is_linear": subject.is_linear,
                 "url": self._link(document),
