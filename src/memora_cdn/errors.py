@@ -97,3 +97,32 @@ class PurgeError(MemoraCdnError):
         self.keys = keys
         self.detail = detail
         super().__init__(f"CDN purge failed for {len(keys)} URLs: {detail}")
+
+
+class KeyCollisionError(MemoraCdnError):
+    """Two documents of a plan cannot both be stored; nothing of the plan was uploaded.
+
+    `first` and `second` name the documents (e.g. "subject 'S' (search shard part 1)");
+    `key` is where `first` goes, and `second_key` where `second` goes: the same key, or one
+    inside `key` as a folder, which a folder store cannot hold next to a file `key`.
+    """
+
+    exit_code = 5
+
+    def __init__(self, plan: str, first: str, key: str, second: str, second_key: str) -> None:
+        self.plan = plan
+        self.first = first
+        self.key = key
+        self.second = second
+        self.second_key = second_key
+        if second_key == key:
+            where = f"would both be written to {key}"
+        else:
+            where = (
+                f"cannot both be stored: {key} would be the file of the first"
+                f" and a folder holding {second_key}"
+            )
+        super().__init__(
+            f"plan {plan!r}: {first} and {second} {where}; nothing of the plan was uploaded"
+            f" (rename one of them)"
+        )

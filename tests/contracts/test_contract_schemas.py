@@ -203,7 +203,7 @@ def full(kind: DocKind) -> Doc:
                     "subject_id": "S1",
                     "subject_title": "Maths",
                     "lesson_count": 1,
-                    "url": f"plans/P1/search/S1.1.json?v={V}",
+                    "url": f"plans/P1/search/S1/1.json?v={V}",
                 }
             ]
         case DocKind.SEARCH_SHARD:

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from memora_cdn.contracts import Problem, validate_tree
+from memora_cdn.core import paths
+from memora_cdn.core.paths import readable, segment
 
 Doc = dict[str, Any]
 HEADER: Doc = {"schema_version": 1, "version": 1717000000, "generated_at": "2024-05-29T16:26:40Z"}
@@ -198,7 +200,7 @@ def test_links_with_a_store_prefix_are_checked_from_plans_on(tmp_path: Path) -> 
 def test_a_sharded_index_is_checked_through_its_shard_files(tmp_path: Path) -> None:
     links = publish(tmp_path)
     shard = HEADER | {"plan_id": "P1", "subject_id": "S1", "entries": [entry()]}
-    shard_link = write(tmp_path, "plans/P1/search/S1.1.json", shard)
+    shard_link = write(tmp_path, "plans/P1/search/S1/1.json", shard)
     index = HEADER | {
         "plan_id": "P1",
         "total_lessons": 1,
@@ -300,6 +302,19 @@ def test_a_document_names_the_plan_and_node_of_its_path(tmp_path: Path) -> None:
 def test_a_percent_encoded_plan_folder_matches_the_plain_plan_id(tmp_path: Path) -> None:
     write(tmp_path, "plans/Grade%205/lessons/L%2F1.json", lesson("L/1", plan="Grade 5"))
     assert found(tmp_path) == []
+
+
+def test_a_cut_and_hashed_file_name_matches_its_long_name_and_no_other(tmp_path: Path) -> None:
+    plan, name, other = "خطة " * 60, "L" * 400, "L" * 399 + "M"  # one cut form, two hashes
+    key = paths.lesson_key(plan, name)
+    write(tmp_path, key, lesson(name, plan=plan))
+    assert found(tmp_path) == []
+    write(tmp_path, key, lesson(other, plan=plan + "x"))
+    shown_plan, shown_name = readable(segment(plan)), readable(segment(name))
+    assert found(tmp_path) == [
+        f"{key}: $.id: is {other!r} but the file is named for {shown_name!r}",
+        f"{key}: $.plan_id: is {plan + 'x'!r} but the file lies in plan {shown_plan!r}",
+    ]
 
 
 def test_a_directory_without_plans_holds_no_published_plans(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from memora_cdn.core.access import resolve
 from memora_cdn.core.documents import Published, sha256_hex
 from memora_cdn.core.model import NodeKind
-from memora_cdn.core.paths import DocKind
+from memora_cdn.core.paths import DocKind, segment
 from memora_cdn.core.render import Rendering, RenderOptions, render_plan
+from memora_cdn.errors import KeyCollisionError
 from memtree import Tree, regular_tree
 
 NOW = 1_790_000_000
@@ -110,8 +111,67 @@ def test_more_than_500_lessons_shard_the_index_by_subject_within_100000_bytes() 
     assert all(d.size <= 100_000 for d in shards)
     assert len(shards) > 2, "a subject this large is split in parts"
     assert {s["url"].split("?")[0] for s in index["shards"]} == {d.key for d in shards}
-    assert "plans/P1/search/S1.1.json" in {d.key for d in shards}
+    assert "plans/P1/search/S1/1.json" in {d.key for d in shards}
     assert sum(s["lesson_count"] for s in index["shards"]) == 504
+
+
+def _subject_with_lessons(tree: Tree, subject: str, lessons: int, sort_order: int) -> None:
+    tree.subject(subject, sort_order=sort_order)
+    tree.track(f"{subject}-T", subject).unit(f"{subject}-U", f"{subject}-T")
+    tree.topic(f"{subject}-P", f"{subject}-U")
+    for n in range(lessons):
+        tree.lesson(f"{subject}-L{n:02}", f"{subject}-P", title="عنوان " * 10, sort_order=n)
+
+
+def test_a_subject_split_in_parts_and_a_subject_named_like_a_part_never_share_a_key() -> None:
+    # Before SPEC §3's shard folders, part 1 of S and the shard of S.1 were both S.1.json.
+    tree = Tree()
+    _subject_with_lessons(tree, "S", 12, sort_order=1)
+    _subject_with_lessons(tree, "S.1", 2, sort_order=2)
+    rendering = render(tree, shard_threshold=1, shard_max_bytes=2_000)
+    shards = [d for d in rendering.documents if d.kind is DocKind.SEARCH_SHARD]
+    keys = [d.key for d in shards]
+    assert len(set(keys)) == len(keys)
+    assert "plans/P1/search/S.1.json" in keys
+    assert {"plans/P1/search/S/1.json", "plans/P1/search/S/2.json"} <= set(keys)
+    index = docs(rendering)["plans/P1/search_index.json"]
+    assert [s["url"].split("?")[0] for s in index["shards"]] == keys
+    by_key = docs(rendering)
+    assert sorted(e["lesson_id"] for key in keys for e in by_key[key]["entries"]) == sorted(
+        [f"S-L{n:02}" for n in range(12)] + ["S.1-L00", "S.1-L01"]
+    )
+
+
+def test_two_lessons_whose_names_give_one_key_are_a_build_error_naming_both() -> None:
+    long_name = "a" * 400
+    lookalike = segment(long_name)  # a name spelled like the cut and hashed segment
+    tree = regular_tree(lessons=0)
+    tree.lesson(long_name, "S1T1U1P1", sort_order=1).lesson(lookalike, "S1T1U1P1", sort_order=2)
+    with pytest.raises(KeyCollisionError) as caught:
+        render(tree)
+    assert str(caught.value) == (
+        f"plan 'P1': lesson {long_name!r} and lesson {lookalike!r} would both be written to"
+        f" plans/P1/lessons/{lookalike}.json; nothing of the plan was uploaded"
+        " (rename one of them)"
+    )
+    assert (caught.value.first, caught.value.second) == (
+        f"lesson {long_name!r}",
+        f"lesson {lookalike!r}",
+    )
+
+
+def test_a_shard_file_whose_name_a_split_subject_needs_as_its_folder_is_a_build_error() -> None:
+    tree = Tree()
+    _subject_with_lessons(tree, "S", 1, sort_order=1)
+    _subject_with_lessons(tree, "S.json", 12, sort_order=2)
+    with pytest.raises(KeyCollisionError) as caught:
+        render(tree, shard_threshold=1, shard_max_bytes=2_000)
+    assert str(caught.value) == (
+        "plan 'P1': subject 'S' (search shard) and subject 'S.json' (search shard part 1)"
+        " cannot both be stored: plans/P1/search/S.json would be the file of the first and a"
+        " folder holding plans/P1/search/S.json/1.json; nothing of the plan was uploaded"
+        " (rename one of them)"
+    )
 
 
 def test_exactly_500_lessons_stay_in_one_index() -> None:

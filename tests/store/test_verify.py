@@ -32,12 +32,14 @@ if TYPE_CHECKING:
 PLAIN = "P1"
 AWKWARD = "Plan 2/ب"
 """A plan whose folder name is percent-encoded: `plans/Plan%202%2F%D8%A8/`."""
+LONG = "الخطة الدراسية للصف العاشر — " * 4
+"""A plan whose folder name is cut and hashed: its name cannot be read back from it."""
 
 
 class Site:
     """A catalogue of two plans sharing a subject, its state, a store and a publisher."""
 
-    def __init__(self, engine: sa.Engine, store: ObjectStore) -> None:
+    def __init__(self, engine: sa.Engine, store: ObjectStore, *more_plans: str) -> None:
         create_content_schema(engine)
         self.state = StateStore(engine)
         self.state.create_schema()
@@ -53,6 +55,8 @@ class Site:
         build = CatalogueBuilder(engine)
         build.plan(PLAIN, subjects=["MATH"])
         build.plan(AWKWARD, subjects=["MATH"])
+        for plan in more_plans:
+            build.plan(plan, subjects=["MATH"])
         build.subject("MATH", title="Mathematics", is_public=True)
         build.track("T1", "MATH")
         build.unit("U1", "T1")
@@ -165,6 +169,24 @@ def test_repair_then_a_rebuild_of_the_named_plans_makes_store_and_index_agree(
         uploaded = set(store_under_test.proxy.puts)
         assert store_under_test.prefix + lesson in uploaded
         assert store_under_test.prefix + shard in uploaded
+
+
+def test_a_plan_whose_folder_is_cut_and_hashed_is_verified_against_its_own_files(
+    sqlite_engine: sa.Engine, store_under_test: StoreUnderTest
+) -> None:
+    site = Site(sqlite_engine, store_under_test.store, LONG)
+    assert paths.segment(LONG).endswith("~" + sha256_hex(LONG.encode())[:16])
+    site.publish(LONG, PLAIN)
+    site.assert_store_and_index_agree()
+    lesson = paths.lesson_key(LONG, "L2")
+    site.store.delete([lesson])
+
+    report = verify(site.store, site.state, repair=True)
+
+    assert (report.missing, report.unexpected, report.corrupt) == ((lesson,), (), ())
+    assert report.plans_to_rebuild == (LONG,)
+    site.publish(LONG)
+    site.assert_store_and_index_agree()
 
 
 def test_a_failed_upload_through_the_s3_server_leaves_store_and_index_agreeing(

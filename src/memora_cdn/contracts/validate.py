@@ -25,7 +25,7 @@ from typing import Any
 import fastjsonschema
 from jsonschema import Draft202012Validator, ValidationError
 
-from memora_cdn.core.paths import DocKind, parse_key
+from memora_cdn.core.paths import DocKind, ParsedKey, parse_key, readable
 from memora_cdn.errors import StoreError
 from memora_cdn.store.local import FileStore
 
@@ -206,8 +206,8 @@ def validate_tree(root: Path) -> list[Problem]:
         return [Problem(".", "$", "no plans/ folder: the directory holds no published plans")]
     problems: list[Problem] = []
     digests: dict[str, str] = {}
-    documents: dict[str, tuple[DocKind, str, Mapping[str, Any]]] = {}
-    store = FileStore(root)  # the layout the folder store writes (long names span folders)
+    documents: dict[str, tuple[ParsedKey, Mapping[str, Any]]] = {}
+    store = FileStore(root)  # the layout the folder store writes
     for key in sorted(store.list_keys()):
         parsed = parse_key(key)
         if parsed is None:
@@ -237,11 +237,11 @@ def validate_tree(root: Path) -> list[Problem]:
             problems.append(Problem(key, "$", f"must be an object, not {_json_type(document)}"))
             continue
         problems.extend(validate_document(parsed.kind, document, key))
-        problems.extend(_identity(key, parsed.plan, parsed.kind, parsed.name, document))
-        documents[key] = (parsed.kind, parsed.plan, document)
-    for key, (kind, plan, document) in documents.items():
-        for link in _links(kind, document):
-            problems.extend(_check_link(key, plan, link, digests))
+        problems.extend(_identity(key, parsed, document))
+        documents[key] = (parsed, document)
+    for key, (parsed, document) in documents.items():
+        for link in _links(parsed.kind, document):
+            problems.extend(_check_link(key, parsed.plan_segment, link, digests))
     return sorted(problems)
 
 
@@ -249,16 +249,19 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _identity(
-    key: str, plan: str, kind: DocKind, name: str | None, document: Mapping[str, Any]
-) -> Iterator[Problem]:
-    """A document names the plan of its folder and, for a node, the node of its file name."""
+def _identity(key: str, parsed: ParsedKey, document: Mapping[str, Any]) -> Iterator[Problem]:
+    """A document names the plan of its folder and, for a node, the node of its file name.
+
+    Names are compared by their segments: a long name is cut and hashed in its key.
+    """
     plan_id = document.get("plan_id")
-    if isinstance(plan_id, str) and plan_id != plan:
+    if isinstance(plan_id, str) and not parsed.in_plan(plan_id):
+        plan = readable(parsed.plan_segment)
         yield Problem(key, "$.plan_id", f"is {plan_id!r} but the file lies in plan {plan!r}")
     node_id = document.get("id")
-    named = kind in (DocKind.SUBJECT, DocKind.UNIT, DocKind.LESSON)
-    if named and isinstance(node_id, str) and node_id != name:
+    named = parsed.kind in (DocKind.SUBJECT, DocKind.UNIT, DocKind.LESSON)
+    if named and isinstance(node_id, str) and not parsed.is_named(node_id):
+        name = readable(parsed.name_segment or "")
         yield Problem(key, "$.id", f"is {node_id!r} but the file is named for {name!r}")
 
 
@@ -299,7 +302,9 @@ def _items(value: object) -> Iterable[tuple[int, Mapping[str, Any]]]:
     return [(index, item) for index, item in enumerate(value) if isinstance(item, Mapping)]
 
 
-def _check_link(key: str, plan: str, link: _Link, digests: Mapping[str, str]) -> Iterator[Problem]:
+def _check_link(
+    key: str, plan_segment: str, link: _Link, digests: Mapping[str, str]
+) -> Iterator[Problem]:
     target, _, version = link.url.partition("?v=")
     if target.startswith("plans/"):
         local = target
@@ -313,8 +318,8 @@ def _check_link(key: str, plan: str, link: _Link, digests: Mapping[str, str]) ->
         yield Problem(key, link.field, f"link {link.url} is not a plain store key")
         return
     parsed = parse_key(local)
-    if parsed is None or parsed.kind is not link.kind or parsed.plan != plan:
-        wanted = f"a {link.kind.value} document of plan {plan!r}"
+    if parsed is None or parsed.kind is not link.kind or parsed.plan_segment != plan_segment:
+        wanted = f"a {link.kind.value} document of plan {readable(plan_segment)!r}"
         yield Problem(key, link.field, f"link {link.url} does not name {wanted}")
         return
     digest = digests.get(local)

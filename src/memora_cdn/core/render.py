@@ -8,7 +8,7 @@ rendered bottom-up: lessons, units, subjects, search shards, search index, manif
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from memora_cdn.core.documents import Document, Published, finalize, iso_utc, ve
 from memora_cdn.core.model import Doctype, NodeKind, Stage, StageType
 from memora_cdn.core.paths import DocKind
 from memora_cdn.core.search import SearchEntry, render_search
+from memora_cdn.errors import KeyCollisionError
 
 ConfigSigner = Callable[[dict[str, Any], int], tuple[dict[str, Any], int | None]]
 """Signs the media URLs of a stage config at a build time: (config, earliest expiry or None)."""
@@ -125,6 +126,7 @@ class _Renderer:
         search_index = search_docs[-1]
         self._manifest(subject_docs, search_index)
         ordered = sorted(self.documents, key=lambda d: d.kind.upload_rank)
+        _check_keys(self.plan, ordered)
         stage = Doctype.LESSON_STAGE.value
         members = frozenset(
             [(n.kind.doctype.value, n.name) for n in self.resolved.walk()]
@@ -348,3 +350,23 @@ def _stats(subject: ResolvedNode) -> dict[str, int]:
         "topics": _count(subject, NodeKind.TOPIC),
         "lessons": _count(subject, NodeKind.LESSON),
     }
+
+
+def _check_keys(plan: str, documents: Sequence[Document]) -> None:
+    """Two documents that would get one key (or a file and a folder of one name) are a build
+    error naming both (SPEC §3), raised before anything is uploaded."""
+    clash = paths.first_clash((document.key, document) for document in documents)
+    if clash is not None:
+        (key, first), (second_key, second) = clash
+        raise KeyCollisionError(plan, _identity(first), key, _identity(second), second_key)
+
+
+def _identity(document: Document) -> str:
+    """How a message names a document: `lesson 'L1'`, `subject 'S' (search shard part 2)`."""
+    if document.kind is DocKind.SEARCH_SHARD:
+        parsed = paths.parse_key(document.key)
+        part = f" part {parsed.part}" if parsed is not None and parsed.part else ""
+        return f"subject {document.content['subject_id']!r} (search shard{part})"
+    if document.kind in (DocKind.MANIFEST, DocKind.SEARCH_INDEX):
+        return f"the {document.kind.value.replace('_', ' ')}"
+    return f"{document.kind.value} {document.content['id']!r}"

@@ -25,11 +25,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from urllib.parse import unquote
 
 import orjson
 
 from memora_cdn.core.documents import Published, dumps, sha256_hex
+from memora_cdn.core.paths import readable, segment
 from memora_cdn.state.repo import StateStore
 from memora_cdn.store.base import ObjectStore
 
@@ -56,15 +56,17 @@ def verify(
     store: ObjectStore, state: StateStore, *, repair: bool, concurrency: int = 16
 ) -> VerifyReport:
     stored = _group(store.list_keys(PLANS))
-    plans = sorted({p.plan_id for p in state.publications()} | {p for p in stored if p})
+    # Folders are matched to plans by segment: a long plan name is cut and hashed in its folder.
+    indexed = {segment(p.plan_id): p.plan_id for p in state.publications()}
+    unknown = {f: readable(f) for f in stored if f and f not in indexed}
     missing: list[str] = []
     unexpected: list[str] = list(stored.get(None, ()))
     present: dict[str, Published] = {}
     owner: dict[str, str] = {}
     unknown_folders: list[str] = []
-    for plan in plans:
-        index = state.published(plan)
-        keys = stored.get(plan, set())
+    for folder, plan in sorted((indexed | unknown).items(), key=lambda item: item[1]):
+        index = state.published(plan) if folder in indexed else {}
+        keys = stored.get(folder, set())
         if keys and not index:
             unknown_folders.append(plan)
         missing += [key for key in index if key not in keys]
@@ -96,11 +98,11 @@ def verify(
 
 
 def _group(keys: Iterable[str]) -> dict[str | None, set[str]]:
-    """Store keys by plan (the folder name, unquoted); None: not inside a plan's folder."""
+    """Store keys by plan folder (its segment); None: not inside a plan's folder."""
     groups: dict[str | None, set[str]] = defaultdict(set)
     for key in keys:
         folder, slash, _ = key.removeprefix(PLANS).partition("/")
-        groups[unquote(folder) if slash and folder else None].add(key)
+        groups[folder if slash and folder else None].add(key)
     return groups
 
 
