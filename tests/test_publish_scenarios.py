@@ -13,9 +13,10 @@ import sqlalchemy as sa
 
 from catalogue import CatalogueBuilder, create_content_schema
 from memora_cdn.contracts.validate import validate_tree
+from memora_cdn.core import paths
 from memora_cdn.core.model import Doctype, SyncStatus
 from memora_cdn.core.render import RenderOptions
-from memora_cdn.errors import InvalidDocumentsError, StoreError
+from memora_cdn.errors import InvalidDocumentsError, KeyCollisionError, StoreError
 from memora_cdn.publish import Publisher, PublishOptions, PublishResult
 from memora_cdn.source.schema import content_metadata
 from memora_cdn.source.sql import SqlSource
@@ -454,6 +455,83 @@ def test_awkward_names_produce_files_inside_the_store_whose_links_resolve(world:
     assert len(files) == 1 + 1 + len(names) * 2 + 1  # manifest, subject, units+lessons, index
     assert validate_tree(root) == []
     assert not (root.parent / "x.json").exists()
+
+
+ARABIC_52 = "الدرس الأول: مقدمة في المعادلات الخطية وحل المسائل ١"
+
+
+@pytest.mark.parametrize(
+    ("plan", "lesson"),
+    [("P", ARABIC_52), ("خطة " * 60, "L" * 400)],
+    ids=["arabic-52-lesson", "long-plan-400-lesson"],
+)
+def test_a_long_name_is_stored_at_exactly_the_path_its_link_names(
+    world: World, plan: str, lesson: str
+) -> None:
+    b = world.build
+    b.plan(plan, subjects=["S"])
+    b.subject("S")
+    b.track("T", "S")
+    b.unit("U", "T")
+    b.topic("TP", "U")
+    b.lesson(lesson, "TP")
+    world.publish(plan)
+    root = world.store.root
+    unit = json.loads((root / paths.unit_key(plan, "U")).read_bytes())
+    link = unit["topics"][0]["lessons"][0]["url"].partition("?")[0]
+    assert link == paths.lesson_key(plan, lesson)
+    assert all(len(part.encode()) <= 255 for part in link.split("/"))
+    assert json.loads((root / link).read_bytes())["id"] == lesson
+    assert validate_tree(root) == []
+
+
+def test_a_split_subject_and_a_subject_named_like_its_part_keep_every_lesson_in_search(
+    sqlite_engine: sa.Engine, tmp_path: Path
+) -> None:
+    world = World(sqlite_engine, tmp_path / "cdn", shard_threshold=1, shard_max_bytes=2_000)
+    b = world.build
+    b.plan("P", subjects=["S", "S.1"])
+    for subject, lessons in (("S", 12), ("S.1", 2)):
+        b.subject(subject)
+        b.track(f"{subject}-T", subject)
+        b.unit(f"{subject}-U", f"{subject}-T")
+        b.topic(f"{subject}-TP", f"{subject}-U")
+        for n in range(lessons):
+            b.lesson(f"{subject}-L{n:02}", f"{subject}-TP", title="عنوان " * 10, sort_order=n)
+    world.publish("P")
+    index = world.doc("plans/P/search_index.json")
+    shard_keys = [s["url"].partition("?")[0] for s in index["shards"]]
+    assert "plans/P/search/S.1.json" in shard_keys
+    assert "plans/P/search/S/2.json" in shard_keys
+    found = sorted(e["lesson_id"] for key in shard_keys for e in world.doc(key)["entries"])
+    assert found == sorted([f"S-L{n:02}" for n in range(12)] + ["S.1-L00", "S.1-L01"])
+    assert validate_tree(world.store.root) == []
+
+
+def test_two_lessons_that_would_share_a_key_fail_the_build_naming_both_and_upload_nothing(
+    world: World,
+) -> None:
+    long_name = "a" * 400
+    lookalike = paths.segment(long_name)  # a name spelled like the other's cut and hashed key
+    b = world.build
+    b.plan("P", subjects=["S"])
+    b.subject("S")
+    b.track("T", "S")
+    b.unit("U", "T")
+    b.topic("TP", "U")
+    b.lesson(long_name, "TP", sort_order=1)
+    b.lesson(lookalike, "TP", sort_order=2)
+    with pytest.raises(KeyCollisionError) as caught:
+        world.publish("P")
+    message = (
+        f"plan 'P': lesson {long_name!r} and lesson {lookalike!r} would both be written to"
+        f" plans/P/lessons/{lookalike}.json; nothing of the plan was uploaded"
+        " (rename one of them)"
+    )
+    assert str(caught.value) == message
+    assert world.store.ops == []
+    log = world.state.sync_log(plan="P")[0]
+    assert (log.status, log.error_message) == (SyncStatus.FAILED, message)
 
 
 # -- bad input ------------------------------------------------------------------------------

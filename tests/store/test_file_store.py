@@ -34,6 +34,44 @@ def test_every_document_name_lands_inside_the_root_and_reads_back(
     assert list(store.list_keys()) == [key]
 
 
+def test_a_long_name_is_one_file_named_by_its_key_not_a_chain_of_folders(tmp_path: Path) -> None:
+    # The old folder store split a segment over 255 bytes into folders ending in `+`,
+    # so the file no longer lay at the path its link named.
+    store = FileStore(tmp_path / "cdn")
+    name = "الدرس الأول: مقدمة في المعادلات الخطية وحل المسائل ١"
+    key = paths.lesson_key("P", name)
+    put(store, key)
+    written = [p for p in (tmp_path / "cdn").rglob("*") if p.is_file()]
+    assert [p.relative_to(tmp_path / "cdn").as_posix() for p in written] == [key]
+    assert list(store.list_keys()) == [key]
+
+
+def test_a_key_segment_longer_than_a_file_name_is_refused(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "cdn")
+    key = "plans/P/lessons/" + "x" * 251 + ".json"
+    with pytest.raises(StoreError) as caught:
+        put(store, key)
+    assert str(caught.value) == (
+        f"store error on {key!r}: a key segment is 256 bytes, over the 255 a file name can hold"
+    )
+    assert not (tmp_path / "cdn").exists()
+    store.delete([key])  # a key that cannot be stored is not there: not an error
+
+
+def test_a_file_left_by_the_old_chain_of_folders_can_still_be_listed_and_deleted(
+    tmp_path: Path,
+) -> None:
+    store = FileStore(tmp_path)
+    old = tmp_path / "plans" / ("p" * 200 + "+") / ("q" * 200 + "+") / ("r" * 200 + "+")
+    old = old / ("s" * 200 + "+") / ("t" * 200 + "+") / "uuuu.json"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"{}")
+    (key,) = store.list_keys()
+    assert len(key.encode()) > 1_024
+    store.delete([key])
+    assert not (tmp_path / "plans").exists()
+
+
 @pytest.mark.parametrize(
     "key", ["../escape.json", "plans/../../x.json", "plans//x.json", "/abs.json"]
 )

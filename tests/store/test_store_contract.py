@@ -19,6 +19,7 @@ from fakes.s3server import TEST_CREDENTIALS, MotoS3Server, S3FaultProxy, s3_stor
 from memora_cdn.core import paths
 from memora_cdn.errors import SettingError, StoreError
 from memora_cdn.store.base import JSON_CONTENT_TYPE
+from memora_cdn.store.local import FileStore
 from memora_cdn.store.s3 import S3Store, parse_store_url, s3_client
 
 if TYPE_CHECKING:
@@ -163,6 +164,67 @@ def test_percent_encoded_and_long_names_round_trip_and_list_as_written(
     assert listed(store_under_test, paths.plan_prefix(name)) == [key]
     store_under_test.store.delete([key])
     assert listed(store_under_test) == []
+
+
+LONG_PLAN = "الخطة الدراسية للصف العاشر — العلوم والرياضيات " * 6
+LONG_LESSON = "الدرس الأول: مقدمة في المعادلات الخطية وحل المسائل ١ " * 8
+
+
+def test_a_very_long_plan_and_lesson_name_give_a_key_every_store_accepts(
+    store_under_test: StoreUnderTest,
+) -> None:
+    # Percent-encoded whole, this key would be over 3,800 bytes: S3 and R2 refuse > 1,024.
+    key = paths.lesson_key(LONG_PLAN, LONG_LESSON)
+    assert len((store_under_test.prefix + key).encode()) <= 1_024
+    assert all(len(part.encode()) <= 255 for part in key.split("/"))
+    put(store_under_test, key, b'{"id":"L"}')
+    assert store_under_test.store.get(key) == b'{"id":"L"}'
+    assert listed(store_under_test) == [key]
+    if store_under_test.is_s3:
+        assert store_under_test.proxy is not None
+        assert store_under_test.proxy.puts[store_under_test.prefix + key] == 1
+    else:
+        assert isinstance(store_under_test.store, FileStore)
+        assert (store_under_test.store.root / key).is_file()  # one file, named by its key
+    store_under_test.store.delete([key])
+    assert listed(store_under_test) == []
+
+
+def key_of_length(size: int) -> str:
+    """A plain key of exactly `size` bytes, in segments of at most 200."""
+    parts, left = [], size - len("plans/") - len(".json")
+    while left > 0:
+        parts.append("k" * min(200, left))
+        left -= len(parts[-1]) + 1
+    key = "plans/" + "/".join(parts) + ".json"
+    assert len(key) == size
+    return key
+
+
+def test_a_key_of_1024_bytes_with_the_prefix_is_stored_and_one_more_byte_is_refused_unsent(
+    store_under_test: StoreUnderTest,
+) -> None:
+    prefix = store_under_test.prefix
+    longest, too_long = key_of_length(1_024 - len(prefix)), key_of_length(1_025 - len(prefix))
+    put(store_under_test, longest)
+    if store_under_test.proxy is not None:
+        store_under_test.proxy.reset()
+    with pytest.raises(StoreError) as caught:
+        put(store_under_test, too_long)
+    assert caught.value.key == too_long
+    if store_under_test.is_s3:
+        assert caught.value.detail == (
+            f"the key is 1,025 bytes with the store prefix {prefix!r},"
+            " over the 1,024 that S3 and R2 accept"
+        )
+        assert store_under_test.proxy is not None
+        assert store_under_test.proxy.requests == []
+    else:
+        assert caught.value.detail == "the key is 1,025 bytes, over the 1,024 that S3 and R2 accept"
+    store_under_test.store.delete([too_long])  # it cannot be there: not an error
+    if store_under_test.proxy is not None:
+        assert store_under_test.proxy.requests == []
+    assert listed(store_under_test) == [longest]
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,9 @@
 
 Writes are atomic (a temporary file in the same folder, then a rename), files are readable
 by everyone (0644), and no key can reach outside the root, whatever the document names.
-A key segment longer than the file system allows is stored as a chain of folders, each
-name ending in `+`, a character a percent-encoded segment never contains.
+A key is the file's path under the root, segment for segment: the layout keeps every
+segment within a file name's 255 bytes (`core.paths.segment`), and a key that does not
+fit is refused, never stored under another name.
 """
 
 from __future__ import annotations
@@ -14,11 +15,8 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from memora_cdn.core.paths import MAX_KEY_BYTES, MAX_NAME_BYTES
 from memora_cdn.errors import StoreError
-
-_MAX_NAME_BYTES = 255
-_CHUNK = 200
-_CONTINUED = "+"
 
 
 class FileStore:
@@ -31,26 +29,24 @@ class FileStore:
     # -- key <-> path --------------------------------------------------------------------
 
     def path_of(self, key: str) -> Path:
-        parts: list[str] = []
-        for segment in key.split("/"):
-            if segment in ("", ".", "..") or "\\" in segment or "\x00" in segment:
-                raise StoreError(key, "a key segment is empty, '.', '..' or not a plain name")
-            if _CONTINUED in segment:
-                raise StoreError(key, f"a key segment contains {_CONTINUED!r}")
-            while len(segment.encode()) > _MAX_NAME_BYTES:
-                parts.append(segment[:_CHUNK] + _CONTINUED)
-                segment = segment[_CHUNK:]
-            parts.append(segment)
-        path = self.root.joinpath(*parts)
+        """The file a key is stored in; a key too long for S3 or a file system is refused."""
+        path = self._confined(key)
+        problem = _too_long(key)
+        if problem:
+            raise StoreError(key, problem)
+        return path
+
+    def _confined(self, key: str) -> Path:
+        segments = key.split("/")
+        if any(s in ("", ".", "..") or "\\" in s or "\x00" in s for s in segments):
+            raise StoreError(key, "a key segment is empty, '.', '..' or not a plain name")
+        path = self.root.joinpath(*segments)
         if not path.is_relative_to(self.root) or path == self.root:
             raise StoreError(key, "resolves outside the store root")
         return path
 
     def key_of(self, path: Path) -> str:
-        key = ""
-        for part in path.relative_to(self.root).parts:
-            key += part[:-1] if part.endswith(_CONTINUED) else part + "/"
-        return key.rstrip("/")
+        return "/".join(path.relative_to(self.root).parts)
 
     # -- operations ---------------------------------------------------------------------
 
@@ -82,8 +78,13 @@ class FileStore:
             raise StoreError(key, error.strerror or str(error)) from error
 
     def delete(self, keys: Sequence[str]) -> None:
+        """A key with a segment longer than a file name cannot be there (one recorded by an
+        older layout): not an error either. Any other key is deleted even if put would now
+        refuse it, so that every file that `list_keys` finds can be deleted."""
         for key in keys:
-            path = self.path_of(key)
+            if _longest_segment(key) > MAX_NAME_BYTES:
+                continue
+            path = self._confined(key)
             try:
                 path.unlink(missing_ok=True)
             except OSError as error:
@@ -117,3 +118,18 @@ class FileStore:
             except OSError:
                 return
             folder = folder.parent
+
+
+def _too_long(key: str) -> str | None:
+    """Why a key is too long to be stored, on this store or any other; None if it is not."""
+    longest = _longest_segment(key)
+    if longest > MAX_NAME_BYTES:
+        return f"a key segment is {longest} bytes, over the {MAX_NAME_BYTES} a file name can hold"
+    size = len(key.encode())
+    if size > MAX_KEY_BYTES:
+        return f"the key is {size:,} bytes, over the {MAX_KEY_BYTES:,} that S3 and R2 accept"
+    return None
+
+
+def _longest_segment(key: str) -> int:
+    return max(len(segment.encode()) for segment in key.split("/"))

@@ -1,6 +1,7 @@
 """An S3 bucket (AWS S3, Cloudflare R2, MinIO, …) as the CDN origin: `store = s3://bucket/prefix`.
 
-Keys are the store prefix followed by the document key. The boto3 client retries throttling
+Keys are the store prefix followed by the document key (at most 1,024 bytes in all, or the
+store refuses the key before any request). The boto3 client retries throttling
 and server errors itself (adaptive mode, 10 attempts); whatever still fails becomes a
 `StoreError` naming the key, with a short detail that never carries a credential. boto3
 clients are thread-safe, so one store serves every upload thread of a build; its connection
@@ -17,6 +18,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from memora_cdn.core.paths import MAX_KEY_BYTES
 from memora_cdn.errors import SettingError, StoreError
 
 if TYPE_CHECKING:
@@ -131,11 +133,12 @@ class S3Store:
             raise StoreError(key, self._detail(error)) from None
 
     def delete(self, keys: Sequence[str]) -> None:
-        """Batches of 1,000 (quiet); keys that do not exist are not an error.
+        """Batches of 1,000 (quiet); keys that do not exist are not an error, nor are keys
+        too long to exist (recorded by an older layout).
 
         Every batch is tried; keys the service refused to delete are then reported together.
         """
-        unique = list(dict.fromkeys(self._full(key) for key in keys))
+        unique = list(dict.fromkeys(self._full(key) for key in keys if self._can_exist(key)))
         failed: list[tuple[str, str]] = []
         for start in range(0, len(unique), DELETE_BATCH):
             batch = unique[start : start + DELETE_BATCH]
@@ -179,10 +182,22 @@ class S3Store:
     # -- helpers ------------------------------------------------------------------------
 
     def _full(self, key: str) -> str:
+        """The object key; refused before any request if S3 or R2 would refuse it."""
         segments = key.split("/")
         if any(s in ("", ".", "..") or "\\" in s or "\x00" in s for s in segments):
             raise StoreError(key, "a key segment is empty, '.', '..' or not a plain name")
-        return self.prefix + key
+        full = self.prefix + key
+        size = len(full.encode())
+        if size > MAX_KEY_BYTES:
+            raise StoreError(
+                key,
+                f"the key is {size:,} bytes with the store prefix {self.prefix!r},"
+                f" over the {MAX_KEY_BYTES:,} that S3 and R2 accept",
+            )
+        return full
+
+    def _can_exist(self, key: str) -> bool:
+        return len((self.prefix + key).encode()) <= MAX_KEY_BYTES
 
     def _relative(self, full: str) -> str:
         return full.removeprefix(self.prefix)
