@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,8 +134,7 @@ class Site:
     def assert_store_equals_fresh_export(self) -> None:
         """The store holds exactly what a fresh full export of the database would write,
         ignoring `version`, `generated_at` and the `?v=` of links (they follow versions)."""
-        fresh_root = self.root / f"fresh-{self.clock.now}"
-        fresh_root.mkdir()
+        fresh_root = Path(tempfile.mkdtemp(prefix="fresh-", dir=self.root))
         fresh = build_app(
             load_settings(
                 database_url=self.database_url,
