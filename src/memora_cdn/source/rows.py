@@ -94,8 +94,11 @@ class RowReader:
 
     # -- fields ---------------------------------------------------------------------------
 
-    def text(self, doctype: Doctype, name: str, row: Row, column: str) -> str | None:
-        """A text value, or None when empty: optional fields are omitted, never null."""
+    def text(
+        self, doctype: Doctype, name: str, row: Row, column: str, field: str | None = None
+    ) -> str | None:
+        """A text value, or None when empty: optional fields are omitted, never null.
+        (`field`: the field's name in its own doctype, when the column is a joined one.)"""
         value = row.get(column)
         if value is None:
             return None
@@ -108,7 +111,8 @@ class RowReader:
             self._warn(
                 doctype,
                 name,
-                f"{column} is not valid UTF-8 text; invalid characters replaced with U+FFFD",
+                f"{field or column} is not valid UTF-8 text; invalid characters replaced "
+                "with U+FFFD",
             )
         return text if text.strip() else None
 
@@ -206,12 +210,19 @@ class RowReader:
     def plan(self, row: Row, asked: str) -> Plan:
         name = plain_name(row.get("name")) or asked
         dt = Doctype.PLAN
+
+        def linked(column: str, doctype: Doctype) -> str | None:
+            """The linked row's title, else the link itself."""
+            link = self.text(dt, name, row, column)
+            title = self.text(doctype, link or "", row, f"{column}_title", "title")
+            return title or link
+
         return Plan(
             name=name,
             title=self.text(dt, name, row, "title") or name,
-            season=self.text(dt, name, row, "season_title") or self.text(dt, name, row, "season"),
-            grade=self.text(dt, name, row, "grade_title") or self.text(dt, name, row, "grade"),
-            stream=self.text(dt, name, row, "stream_title") or self.text(dt, name, row, "stream"),
+            season=linked("season", Doctype.SEASON),
+            grade=linked("grade", Doctype.GRADE),
+            stream=linked("stream", Doctype.STREAM),
             is_published=self.flag(dt, name, row, "is_published"),
         )
 
@@ -222,6 +233,7 @@ class RowReader:
             return None
         subject = self.text(dt, name, row, "subject")
         if subject is None:
+            self._warn(dt, name, "subject is empty; skipped")
             return None
         return PlanSubject(
             subject=subject,
