@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from memora_cdn.contracts.validate import validate_tree
-from memora_cdn.core.model import Doctype, StageType, SyncStatus
+from memora_cdn.core.model import Doctype, Snapshot, StageType, SyncStatus
+from memora_cdn.errors import InvalidDocumentsError
 from memora_cdn.source.schema import FIELDS
 from sitekit import Site
 
@@ -340,3 +341,31 @@ def test_each_bad_value_of_the_issue_is_repaired_and_the_unpublish_lands(
 ) -> None:
     kind = next(f.kind for f in FIELDS[doctype] if f.name == column)
     assert check_bad_value(tmp_path, doctype, column, kind, junk)
+
+
+def test_the_bytes_to_upload_are_validated_so_a_nan_weight_written_as_null_uploads_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = Site(tmp_path)
+    try:
+        build(site)
+        load = site.app.source.load
+
+        def nan_weight(plan: str, published: Any = frozenset()) -> Snapshot | None:
+            """A snapshot with a value no reader lets through: the encoder writes it as null."""
+            snapshot = load(plan, published)
+            assert snapshot is not None
+            stages = tuple(replace(s, weight=math.nan) for s in snapshot.stages)
+            return replace(snapshot, stages=stages)
+
+        monkeypatch.setattr(site.app.source, "load", nan_weight)
+
+        with pytest.raises(InvalidDocumentsError) as raised:
+            site.app.publisher.publish("P1")
+
+        assert "plans/P1/lessons/L1.json: $.stages[0].weight: must be a number, not null" in (
+            raised.value.problems
+        )
+        assert site.keys() == set()
+    finally:
+        site.close()

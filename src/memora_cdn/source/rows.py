@@ -57,6 +57,8 @@ def plain_name(value: object) -> str | None:
 
 
 def _shown(value: object) -> str:
+    if isinstance(value, Decimal):  # as the number it is, whatever the column's scale
+        value = _number(value)
     try:
         text = repr(value)
     except ValueError:  # an int too long to print
