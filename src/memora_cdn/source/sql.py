@@ -3,7 +3,8 @@
 Columns are discovered once per adapter (reflection), so a site whose tables lack optional
 columns or carry extra ones still loads; a missing required column is a `SourceSchemaError`.
 Every snapshot is then loaded set-based: one statement per level of the tree, whatever its
-size, plus one for orphan detection.
+size, plus one for orphan detection once the plan has published. Values are read through
+`rows.RowReader`, which repairs bad ones with a warning.
 """
 
 from __future__ import annotations
@@ -109,8 +110,8 @@ class SqlSource:
         left out: no key could name them)."""
         plan = self._table(Doctype.PLAN)
         with self._connect() as conn:
-            names = (plain_name(row[0]) for row in conn.execute(select(plan.c.name)))
-            return sorted(name for name in names if name is not None)
+            rows = conn.execute(select(plan.c.name).order_by(plan.c.name))
+            return [name for row in rows if (name := plain_name(row[0])) is not None]
 
     def load(
         self, plan_name: str, published: Collection[tuple[str, str]] = frozenset()
