@@ -369,3 +369,56 @@ def test_the_bytes_to_upload_are_validated_so_a_nan_weight_written_as_null_uploa
         assert site.keys() == set()
     finally:
         site.close()
+
+
+@pytest.mark.parametrize(
+    "db_url",
+    [
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ],
+    indirect=True,
+)
+def test_bad_values_a_typed_site_database_holds_stay_local_and_the_unpublish_lands(
+    tmp_path: Path, db_url: str
+) -> None:
+    site = Site(tmp_path, database_url=db_url)
+    try:
+        build(site)
+        site.app.publisher.publish("P1")
+        junk: dict[tuple[Doctype, str], dict[str, object]] = {
+            (Doctype.SUBJECT, "S1"): {"is_public": 7, "sort_order": -3},
+            (Doctype.LESSON, "L1"): {"is_free_preview": 2},
+            (Doctype.LESSON_STAGE, "L1-stages-1"): {
+                "weight": -1,
+                "target_time": -5,
+                "is_skippable": 9,
+                "config": _nested(300),
+            },
+            (Doctype.LESSON_STAGE, "L1-stages-2"): {"config": '{"a": 18446744073709551616}'},
+        }
+        for (doctype, name), values in junk.items():
+            table = sa.table(doctype.table, *(sa.column(c) for c in sorted({"name", *values})))
+            with site.engine.begin() as conn:
+                conn.execute(sa.update(table).where(table.c.name == name).values(**values))
+        site.update(Doctype.LESSON, GONE, is_published=0)
+
+        result = site.app.publisher.publish("P1")
+
+        assert f"plans/P1/lessons/{GONE}.json" not in site.keys("P1")
+        assert GONE not in site.text("P1")
+        assert sorted(result.warnings) == [
+            "Memora Lesson 'L1': is_free_preview 2 is not 0 or 1; read as 0",
+            "Memora Lesson Stage 'L1-stages-1' of lesson 'L1': config nests deeper than 64; "
+            "rendered as {}",
+            "Memora Lesson Stage 'L1-stages-1': is_skippable 9 is not 0 or 1; read as 0",
+            "Memora Lesson Stage 'L1-stages-1': target_time -5 is negative; left out",
+            "Memora Lesson Stage 'L1-stages-1': weight -1 is negative; read as 1.0",
+            "Memora Lesson Stage 'L1-stages-2' of lesson 'L1': config is not valid JSON "
+            "(integer 18446744073709551616 is beyond 64 bits); rendered as {}",
+            "Memora Subject 'S1': is_public 7 is not 0 or 1; read as 0",
+        ]
+        assert validate_tree(site.root / "cdn") == []
+        site.assert_store_equals_fresh_export()
+    finally:
+        site.close()
