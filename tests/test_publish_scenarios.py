@@ -542,13 +542,21 @@ def test_bad_content_still_publishes_and_the_sync_log_lists_a_warning_for_each(
 ) -> None:
     shared_subject(world)
     b = world.build
-    b.lesson("ORPHAN", "TP-GONE")
+    b.lesson("ORPHAN", "TP1")
+    world.publish("Y")
+    # Y published ORPHAN; its topic link now names no topic (an orphan of Y's, SPEC §2).
+    with world.engine.begin() as conn:
+        lessons = CONTENT.tables[Doctype.LESSON.table]
+        conn.execute(
+            sa.update(lessons).where(lessons.c.name == "ORPHAN").values(parent_topic="TP-GONE")
+        )
     b.stage("U1L1", name="BAD-JSON", type="Text", config='{"body": ')
     b.override("Y", "Memora Lesson", "NO-SUCH-LESSON", "Rename", "x")
     b.override("Y", "Memora Unit", "U1", "Teleport")
     b.override("Y", "Memora Unit", "U1", "Set Access Level", "premium")
     (result,) = world.publish("Y")
     log = world.state.sync_log(plan="Y")[0]
+    assert log.id == result.log_id
     assert log.status is SyncStatus.SUCCESS
     assert log.warnings == result.warnings
     text = "\n".join(log.warnings)

@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from memora_cdn.app import App, running
 from memora_cdn.core.events import Action
-from memora_cdn.core.model import SyncStatus, Trigger
+from memora_cdn.core.model import Orphan, SyncStatus, Trigger
 from memora_cdn.errors import MemoraCdnError, UnavailableError
 from memora_cdn.publish import PublishResult
 from memora_cdn.settings import Settings, load_settings
@@ -563,6 +563,7 @@ def status(
         recent = application.state.sync_log(limit=20)
         queue = application.queue.stats(application.now())
         backend = application.queue.name
+        orphans, orphans_error = _orphans(application)
     if as_json:
         payload: dict[str, Any] = {
             "queue": {
@@ -598,7 +599,20 @@ def status(
                 }
                 for e in recent
             ],
+            "orphans": None
+            if orphans is None
+            else [
+                {
+                    "doctype": o.doctype.value,
+                    "name": o.name,
+                    "parent_doctype": o.parent_doctype.value,
+                    "parent": o.parent,
+                }
+                for o in orphans
+            ],
         }
+        if orphans_error is not None:
+            payload["orphans_error"] = orphans_error
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         return
     out.print(
@@ -636,6 +650,24 @@ def status(
                 e.error_message or "",
             )
         out.print(log)
+    if orphans is None:
+        out.print(f"Orphans: not checked ({orphans_error})", markup=False, highlight=False)
+    elif orphans:
+        out.print(f"Orphans (skipped in every plan): {len(orphans)}", highlight=False)
+        for o in orphans:
+            out.print(f"  {o.warning()}", markup=False, highlight=False)
+    else:
+        out.print("No orphans.")
+
+
+def _orphans(application: App) -> tuple[list[Orphan] | None, str | None]:
+    """The site-wide orphan list (SPEC §2), or why it could not be read."""
+    try:
+        return application.source.orphans(), None
+    except MemoraCdnError as error:
+        return None, str(error)
+    except DBAPIError as error:  # the site database is down: the rest of status still shows
+        return None, f"database error: {_first_line(error.orig)}"
 
 
 def _iso(value: Any) -> str | None:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import groupby
 
-from memora_cdn.contracts.validate import validate_document
+from memora_cdn.contracts.validate import check_body
 from memora_cdn.core import paths
-from memora_cdn.core.access import resolve
+from memora_cdn.core.access import is_path_segment, resolve
 from memora_cdn.core.documents import Document, Published
 from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.core.paths import DocKind
@@ -113,9 +113,13 @@ class Publisher:
         return replace(result, log_id=log_id)
 
     def _publish(self, plan: str) -> PublishResult:
-        snapshot = self.source.load(plan)
+        if not is_path_segment(plan):
+            # No key can hold it (SPEC §2): nothing to build, and nothing of it to remove.
+            warning = f"Memora Academic Plan {plan!r}: name cannot be a path segment; skipped"
+            return PublishResult(plan=plan, removed=False, counts=SyncCounts(), warnings=(warning,))
+        snapshot = self.source.load(plan, self.state.members(plan))
         if snapshot is None or not snapshot.plan.is_published:
-            return self._remove(plan)
+            return self._remove(plan, snapshot.warnings if snapshot else ())
         previous = self.state.published(plan)
         resolved = resolve(snapshot)
         rendering = render_plan(resolved, previous, int(self.clock()), self.options.render)
@@ -149,7 +153,7 @@ class Publisher:
             deleted_keys=tuple(stale),
         )
 
-    def _remove(self, plan: str) -> PublishResult:
+    def _remove(self, plan: str, warnings: tuple[str, ...] = ()) -> PublishResult:
         previous = self.state.published(plan)
         deleted = self.store.delete_prefix(paths.plan_prefix(plan))
         self.state.forget_plan(plan)
@@ -162,6 +166,7 @@ class Publisher:
                 files_deleted=max(deleted, len(keys)), purge_requests=purged.requests
             ),
             deleted_keys=keys,
+            warnings=warnings,
         )
 
     def _purge(self, plan: str, keys: Sequence[str]) -> PurgeReport:
@@ -183,12 +188,12 @@ class Publisher:
         return report
 
     def _validate(self, plan: str, documents: Sequence[Document]) -> None:
+        """Check the bytes to be uploaded, parsed back, so that nothing the encoder changed
+        (a NaN written as null) reaches the store."""
         problems: list[str] = []
         limit = self.options.render.shard_max_bytes
         for document in documents:
-            problems += [
-                str(p) for p in validate_document(document.kind, document.content, document.key)
-            ]
+            problems += [str(p) for p in check_body(document.kind, document.body, document.key)[1]]
             if document.kind is DocKind.SEARCH_SHARD and document.size > limit:
                 problems.append(
                     f"{document.key}: $: {document.size} bytes, over shard_max_bytes={limit}"

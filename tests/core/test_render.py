@@ -270,6 +270,62 @@ def test_bad_stage_config_renders_as_empty_object_with_a_warning() -> None:
     assert "unknown stage type 'Hologram'" in joined
 
 
+SURROGATES = "cannot be written as strict JSON (str is not valid UTF-8: surrogates not allowed)"
+BEYOND_64_BITS = "is not valid JSON (integer {} is beyond 64 bits)"
+
+
+def _nested(depth: int) -> str:
+    return '{"a": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ('{"a": NaN}', "is not valid JSON (NaN is not a JSON number)"),
+        ('{"a": -Infinity}', "is not valid JSON (-Infinity is not a JSON number)"),
+        ('{"a": 1e400}', "is not valid JSON (number 1e400 is not finite)"),
+        ('{"a": 18446744073709551616}', BEYOND_64_BITS.format(2**64)),
+        ('{"a": -9223372036854775809}', BEYOND_64_BITS.format(-(2**63) - 1)),
+        (_nested(65), "nests deeper than 64"),
+        ("[" * 5000 + "]" * 5000, "nests deeper than 64"),
+        ('{"a": "\\ud800"}', SURROGATES),
+        ('{"\\udfff": 1}', SURROGATES),
+        ('{"a": "\udcff"}', SURROGATES),
+        ('{"a": "' + "x" * 1_000_000 + '"}', "is 1000009 bytes, over 1000000"),
+    ],
+    ids=["nan", "infinity", "overflowing-float", "int-2**64", "int-below-int64", "depth-65",
+         "depth-5000", "escaped-surrogate", "surrogate-key", "raw-surrogate", "over-1MB"],
+)  # fmt: skip
+def test_a_stage_config_that_is_not_strict_json_renders_as_empty_object_with_a_warning(
+    config: str, problem: str
+) -> None:
+    tree = Tree().subject("S").track("T", "S").unit("U", "T").topic("P", "U").lesson("L", "P")
+    tree.stage("L", "Video", config, name="ST-1")
+
+    rendering = render(tree)
+
+    lesson = docs(rendering)["plans/P1/lessons/L.json"]
+    assert lesson["stages"][0]["config"] == {}
+    assert rendering.warnings == (
+        f"Memora Lesson Stage 'ST-1' of lesson 'L': config {problem}; rendered as {{}}",
+    )
+
+
+@pytest.mark.parametrize(
+    "config",
+    [_nested(64), '{"a": 18446744073709551615, "b": -9223372036854775808, "c": 1e308}'],
+    ids=["depth-64", "64-bit-limits"],
+)
+def test_a_stage_config_at_the_limits_is_rendered_as_is(config: str) -> None:
+    tree = Tree().subject("S").track("T", "S").unit("U", "T").topic("P", "U").lesson("L", "P")
+    tree.stage("L", "Video", config, name="ST-1")
+
+    rendering = render(tree)
+
+    assert docs(rendering)["plans/P1/lessons/L.json"]["stages"][0]["config"] == json.loads(config)
+    assert rendering.warnings == ()
+
+
 def test_optional_fields_without_value_are_omitted_never_null() -> None:
     tree = Tree().subject("S", description=None, image=None).track("T", "S").unit("U", "T")
     tree.topic("P", "U").lesson("L", "P")

@@ -1,9 +1,10 @@
 """Check published documents against their JSON Schemas, and a whole store tree against itself.
 
-`validate_document` is what the publisher runs on every rendered document before anything is
-uploaded; `validate_tree` is `memora-cdn validate DIR`: it reads a store root from disk, checks
-every file against the schema its key implies, and then checks that every link names a file
-that exists and, for a versioned link, that the file's SHA-256 still starts with its `?v=`.
+`check_body` is what the publisher runs on the bytes of every rendered document before
+anything is uploaded (parsed back strictly, then `validate_document`); `validate_tree` is
+`memora-cdn validate DIR`: it reads a store root from disk, checks every file against the
+schema its key implies, and then checks that every link names a file that exists and, for a
+versioned link, that the file's SHA-256 still starts with its `?v=`.
 
 A schema's `description` is the message for the rule it states: the conditional branches
 (`then` / `else`) and the string formats (timestamps, links) carry one; plain keywords get a
@@ -29,7 +30,7 @@ from memora_cdn.core.paths import DocKind, ParsedKey, parse_key, readable
 from memora_cdn.errors import StoreError
 from memora_cdn.store.local import FileStore
 
-__all__ = ["Problem", "schema", "validate_document", "validate_tree"]
+__all__ = ["Problem", "check_body", "schema", "validate_document", "validate_tree"]
 
 _PACKAGE = "memora_cdn.contracts"
 
@@ -221,28 +222,37 @@ def validate_tree(root: Path) -> list[Problem]:
         if body is None:  # removed while we looked
             continue
         digests[key] = hashlib.sha256(body).hexdigest()
-        try:
-            document = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-        except UnicodeDecodeError as exc:
-            problems.append(Problem(key, "$", f"not UTF-8 text: {exc.reason} at byte {exc.start}"))
+        document, found = check_body(parsed.kind, body, key)
+        problems.extend(found)
+        if document is None:
             continue
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno} column {exc.colno}"
-            problems.append(Problem(key, "$", f"not valid JSON: {exc.msg} at {where}"))
-            continue
-        except ValueError as exc:
-            problems.append(Problem(key, "$", f"not valid JSON: {exc}"))
-            continue
-        if not isinstance(document, Mapping):
-            problems.append(Problem(key, "$", f"must be an object, not {_json_type(document)}"))
-            continue
-        problems.extend(validate_document(parsed.kind, document, key))
         problems.extend(_identity(key, parsed, document))
         documents[key] = (parsed, document)
     for key, (parsed, document) in documents.items():
         for link in _links(parsed.kind, document):
             problems.extend(_check_link(key, parsed.plan_segment, link, digests))
     return sorted(problems)
+
+
+def check_body(
+    kind: DocKind, body: bytes, file: str
+) -> tuple[Mapping[str, Any] | None, list[Problem]]:
+    """The document in `body` (strict UTF-8 JSON, no NaN/Infinity) and every way it breaks
+    the schema of `kind`; None when the bytes are not a JSON object at all. This is what
+    the publisher checks before uploading: the bytes themselves, not the data they came from.
+    """
+    try:
+        document = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        return None, [Problem(file, "$", f"not UTF-8 text: {exc.reason} at byte {exc.start}")]
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        return None, [Problem(file, "$", f"not valid JSON: {exc.msg} at {where}")]
+    except (ValueError, RecursionError) as exc:
+        return None, [Problem(file, "$", f"not valid JSON: {exc}")]
+    if not isinstance(document, Mapping):
+        return None, [Problem(file, "$", f"must be an object, not {_json_type(document)}")]
+    return document, validate_document(kind, document, file)
 
 
 def _reject_constant(name: str) -> object:

@@ -192,6 +192,14 @@ class StateStore:
             for start in range(0, len(new), 1000):
                 conn.execute(insert(plan_member), new[start : start + 1000])
 
+    def members(self, plan: str) -> frozenset[tuple[str, str]]:
+        """(doctype, name) of everything the plan's last publish included."""
+        query = select(plan_member.c.doctype, plan_member.c.name).where(
+            plan_member.c.plan_id == plan
+        )
+        with self.engine.connect() as conn:
+            return frozenset((r.doctype, r.name) for r in conn.execute(query))
+
     def plans_with_member(self, doctype: str, name: str) -> set[str]:
         query = select(plan_member.c.plan_id).where(
             plan_member.c.doctype == doctype, plan_member.c.name == name
