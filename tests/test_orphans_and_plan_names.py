@@ -105,8 +105,8 @@ def test_a_plan_whose_name_cannot_be_a_path_segment_is_skipped_with_a_warning(
     assert site.keys() == set()
 
 
-@pytest.mark.parametrize("name", [".", ".."])
-def test_a_batch_with_a_plan_named_dot_or_dot_dot_publishes_the_others_and_dead_letters_none(
+@pytest.mark.parametrize("name", ["", ".", ".."])
+def test_a_batch_with_a_plan_named_empty_dot_or_dot_dot_publishes_the_others_and_dead_letters_none(
     site: Site, name: str
 ) -> None:
     two_plans(site)
@@ -116,9 +116,14 @@ def test_a_batch_with_a_plan_named_dot_or_dot_dot_publishes_the_others_and_dead_
     report = site.batch()
 
     assert {o.plan: o.status for o in report.outcomes} == {
-        name: SyncStatus.SUCCESS,
         "X": SyncStatus.SUCCESS,
         "Y": SyncStatus.SUCCESS,
     }
+    assert site.app.queue.stats(site.clock.datetime()).dead_letter == 0
+    (row,) = site.app.state.sync_log(plan=name)
+    assert row.status is SyncStatus.SUCCESS
+    assert row.warnings == (
+        f"Memora Academic Plan {name!r}: name cannot be a path segment; skipped",
+    )
     plans = {key.split("/")[1] for key in site.store.list_keys("plans/")}
     assert plans == {"X", "Y"}

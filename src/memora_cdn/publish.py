@@ -115,8 +115,8 @@ class Publisher:
     def _publish(self, plan: str) -> PublishResult:
         if not is_path_segment(plan):
             # No key can hold it (SPEC §2): nothing to build, and nothing of it to remove.
-            warning = f"Memora Academic Plan {plan!r}: name cannot be a path segment; skipped"
-            return PublishResult(plan=plan, removed=False, counts=SyncCounts(), warnings=(warning,))
+            warnings = (unusable_plan_warning(plan),)
+            return PublishResult(plan=plan, removed=False, counts=SyncCounts(), warnings=warnings)
         snapshot = self.source.load(plan, self.state.members(plan))
         if snapshot is None or not snapshot.plan.is_published:
             return self._remove(plan, snapshot.warnings if snapshot else ())
@@ -239,6 +239,11 @@ class Publisher:
             content_type=JSON_CONTENT_TYPE,
             cache_control=self.options.cache_control(document, int(self.clock())),
         )
+
+
+def unusable_plan_warning(plan: str) -> str:
+    """Why a plan whose name cannot be a path segment (SPEC §2) is skipped."""
+    return f"Memora Academic Plan {plan!r}: name cannot be a path segment; skipped"
 
 
 def _changed(document: Document, published: Published | None) -> bool:
