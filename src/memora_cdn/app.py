@@ -105,9 +105,9 @@ def sqlite_file(url: str) -> Path | None:
 
 # Driver error numbers and SQLSTATEs (MariaDB/MySQL: pymysql `args[0]`; PostgreSQL: psycopg
 # `sqlstate`), sorted into what the user has to do about them.
-_LOGIN_REFUSED = {1045, 1698, "28P01", "28000"}
-_DENIED = {1044, 1142, 1143, 1227, "42501"}
-_NO_DATABASE = {1049, "3D000"}
+_LOGIN_REFUSED: set[object] = {1045, 1698, "28P01", "28000"}
+_DENIED: set[object] = {1044, 1142, 1143, 1227, "42501"}
+_NO_DATABASE: set[object] = {1049, "3D000"}
 
 
 def database_error(
@@ -118,17 +118,18 @@ def database_error(
     a database that does not exist, or one that cannot be reached."""
     orig = error.orig
     args = getattr(orig, "args", ())
-    code: object = getattr(orig, "sqlstate", None) or (args[0] if args else None)
+    # pymysql errors carry both an error number (`args[0]`) and a SQLSTATE.
+    codes = {getattr(orig, "sqlstate", None), args[0] if args else None}
     text = " ".join(str(orig).split()) or type(orig).__name__
     shown = safe_url(url)
-    if code in _LOGIN_REFUSED or "password authentication failed" in text:
+    if codes & _LOGIN_REFUSED or "password authentication failed" in text:
         return DatabaseLoginError(setting, shown, text)
-    denied = code in _DENIED or "readonly database" in text or "permission denied" in text
+    denied = bool(codes & _DENIED) or "readonly database" in text or "permission denied" in text
     if denied and creating:
         return StateTablesDeniedError(setting, shown, text)
     if denied:
         return DatabaseDeniedError(setting, shown, text)
-    if code in _NO_DATABASE:
+    if codes & _NO_DATABASE:
         return DatabaseNotFoundError(setting, shown)
     if isinstance(error, OperationalError):
         return UnavailableError(f"the database at {shown} ({setting})", text)
