@@ -113,13 +113,17 @@ class BatchProcessor:
         return report
 
     def build(self, claim: Claim, trigger: Trigger) -> BuildOutcome:
-        log_id = self.state.start_attempt(
-            claim.plan,
-            trigger,
-            self.now(),
-            retry_count=claim.attempts,
-            is_fallback=claim.is_fallback,
-        )
+        try:
+            log_id = self.state.start_attempt(
+                claim.plan,
+                trigger,
+                self.now(),
+                retry_count=claim.attempts,
+                is_fallback=claim.is_fallback,
+            )
+        except KeyboardInterrupt:
+            self._interrupted(claim, None)
+            raise Interrupted(claim.plan) from None
         try:
             with _Heartbeat(self, claim):
                 result = self.publisher.publish(claim.plan, log_id=log_id)
@@ -131,13 +135,14 @@ class BatchProcessor:
         self.queue.complete(claim, self.now())
         return BuildOutcome(claim.plan, SyncStatus.SUCCESS, result=result)
 
-    def _interrupted(self, claim: Claim, log_id: int) -> None:
+    def _interrupted(self, claim: Claim, log_id: int | None) -> None:
         """Back to the queue with its lease dropped, so the next run builds it at once; a
         second interrupt while this runs must not leave the lease behind either."""
         with _signals_deferred():
             now = self.now()
             self.queue.release(claim, now)
-            self.state.log_finish(log_id, SyncStatus.FAILED, now, error="interrupted")
+            if log_id is not None:
+                self.state.log_finish(log_id, SyncStatus.FAILED, now, error="interrupted")
 
     def _failed(self, claim: Claim, log_id: int, error: Exception) -> BuildOutcome:
         expected = isinstance(error, MemoraCdnError)
