@@ -243,10 +243,9 @@ def _print_results(results: Iterable[PublishResult]) -> None:
         out.print(table)
     uploaded = sum(r.counts.files_uploaded for r in results)
     deleted = sum(r.counts.files_deleted for r in results)
-    if not results:
-        pass
-    elif uploaded == 0 and deleted == 0:
-        out.print(f"Nothing to upload: all {len(results)} plans are up to date.")
+    if uploaded == 0 and deleted == 0:
+        if results:  # nothing built (all skipped) is never "up to date"
+            out.print(f"Nothing to upload: all {len(results)} plans are up to date.")
     else:
         sent = sum(r.counts.bytes_uploaded for r in results)
         out.print(f"Uploaded {uploaded} files ({sent:,} bytes), deleted {deleted}.")
