@@ -177,14 +177,15 @@ class Publisher:
         wanted = sorted({prefix + key for key in keys} | set(pending))
         if not wanted:
             return PurgeReport()
+        # Kept as pending before the call: a build interrupted or killed mid-purge (whose
+        # files are already in the index) purges them on its next build.
+        self.state.add_pending_purges(plan, set(wanted) - set(pending), self._now())
         try:
             report = self.purger.purge(wanted)
         except PurgeError as error:
-            self.state.add_pending_purges(plan, error.keys, self._now())
-            done = set(wanted) - set(error.keys)
-            self.state.clear_pending_purges(plan, done & set(pending))
+            self.state.clear_pending_purges(plan, set(wanted) - set(error.keys))
             raise
-        self.state.clear_pending_purges(plan, pending)
+        self.state.clear_pending_purges(plan, wanted)
         return report
 
     def _validate(self, plan: str, documents: Sequence[Document]) -> None:
