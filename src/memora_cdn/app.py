@@ -91,7 +91,10 @@ def make_store(settings: Settings, closers: list[Callable[[], object]]) -> tuple
         max_pool_connections=max(settings.upload_concurrency, 10),
     )
     closers.append(client.close)
-    return S3Store(client, bucket, prefix, redact=_secrets(settings)), prefix
+    store = S3Store(
+        client, bucket, prefix, redact=_secrets(settings), endpoint_url=settings.s3_endpoint_url
+    )
+    return store, prefix
 
 
 def make_purger(settings: Settings, closers: list[Callable[[], object]]) -> Purger:
@@ -163,7 +166,7 @@ class App:
             + interval_seconds
             + self.settings.lock_ttl_seconds
         )
-        expiring = sorted(self.state.expiring_plans(before=int(horizon)))
+        expiring = sorted(self.state.expiring_plans(self.store.identity, before=int(horizon)))
         if expiring:
             self.intake.queue_plans(expiring, trigger=Trigger.SCHEDULER)
         return expiring
@@ -240,7 +243,7 @@ def running(settings: Settings) -> Iterator[App]:
     """The application for one command; its own state tables are created if missing."""
     app = build_app(settings)
     try:
-        app.state.create_schema()
+        app.state.create_schema(store=app.store.identity)
         yield app
     finally:
         app.close()
@@ -259,6 +262,6 @@ def process_app() -> App:
         if _process_app is None:
             config = os.environ.get("MEMORA_CDN_CONFIG")
             application = build_app(load_settings(Path(config) if config else None))
-            application.state.create_schema()
+            application.state.create_schema(store=application.store.identity)
             _process_app = application
         return _process_app
