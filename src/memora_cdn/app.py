@@ -35,9 +35,11 @@ from memora_cdn.queue.sql import SqlQueue
 from memora_cdn.settings import Settings, load_settings
 from memora_cdn.source.graph import SqlCatalogueGraph
 from memora_cdn.source.sql import SqlSource
+from memora_cdn.state.migrate import STORE_MARKERS
 from memora_cdn.state.repo import StateStore
 from memora_cdn.store.base import ObjectStore
 from memora_cdn.store.local import FileStore
+from memora_cdn.store.marker import adopt
 from memora_cdn.store.s3 import S3Store, parse_store_url, s3_client
 from memora_cdn.sync.intake import Intake
 from memora_cdn.sync.processor import BatchProcessor
@@ -149,6 +151,13 @@ class App:
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC).replace(tzinfo=None)
 
+    def prepare(self) -> None:
+        """Create the state tables, or upgrade those of an earlier release in place; a store
+        that release 0.1.0 published to (unmarked then) is marked, as its index was kept."""
+        found = self.state.create_schema(store=self.store.identity, now=self.now())
+        if found < STORE_MARKERS:
+            adopt(self.store)
+
     def housekeeping(self, interval_seconds: float) -> list[str]:
         """The worker's chores every tick: drain the SQL fallback into Redis once it answers
         again, and queue plans whose signed media URLs expire before the next batches could
@@ -243,7 +252,7 @@ def running(settings: Settings) -> Iterator[App]:
     """The application for one command; its own state tables are created if missing."""
     app = build_app(settings)
     try:
-        app.state.create_schema(store=app.store.identity)
+        app.prepare()
         yield app
     finally:
         app.close()
@@ -262,6 +271,6 @@ def process_app() -> App:
         if _process_app is None:
             config = os.environ.get("MEMORA_CDN_CONFIG")
             application = build_app(load_settings(Path(config) if config else None))
-            application.state.create_schema(store=application.store.identity)
+            application.prepare()
             _process_app = application
         return _process_app

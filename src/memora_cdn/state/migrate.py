@@ -27,6 +27,9 @@ from memora_cdn.state.schema import metadata, published_object, schema_version
 BASELINE = 1
 """The tables of release 0.1.0, which had no `cdn_schema_version`."""
 LATEST = 2
+STORE_MARKERS = 2
+"""The version from which the index is keyed by store and stores carry a marker: a store
+published to by an earlier version is marked when its index is upgraded."""
 
 LOCK_WAIT_SECONDS = 300
 _LOCK_NAME = "memora-cdn-schema-upgrade"
@@ -43,9 +46,7 @@ def upgrade(engine: Engine, store: str | None, now: datetime) -> int:
     were recorded were published. Safe to run from many processes at once (one upgrades,
     the others wait for it) and to re-run after a crash part way (each step resumes)."""
     with engine.connect() as conn:
-        conn.execute(CreateTable(schema_version, if_not_exists=True))
-        conn.commit()
-        if _version(conn) == LATEST:
+        if inspect(conn).has_table(schema_version.name) and _version(conn) == LATEST:
             return LATEST
     with engine.connect() as conn, _locked(conn):
         found = _version(conn)
@@ -75,10 +76,12 @@ def _version(conn: Connection) -> int | None:
 @contextmanager
 def _locked(conn: Connection) -> Iterator[None]:
     """Hold the upgrade lock on this connection (its transaction, where DDL is
-    transactional: PostgreSQL and SQLite upgrade in one transaction)."""
+    transactional: PostgreSQL and SQLite upgrade in one transaction), with
+    `cdn_schema_version` created if missing."""
     dialect = conn.dialect.name
     if dialect == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(_PG_LOCK_KEY)))  # until commit
+        conn.execute(CreateTable(schema_version, if_not_exists=True))
         yield
     elif dialect in ("mysql", "mariadb"):
         # DDL commits on MariaDB: a named lock, held by the session, spans the steps.
@@ -87,11 +90,14 @@ def _locked(conn: Connection) -> Iterator[None]:
                 "the state database", "another process held the schema upgrade lock too long"
             )
         try:
+            conn.execute(CreateTable(schema_version, if_not_exists=True))
             yield
         finally:
             conn.execute(select(func.release_lock(_LOCK_NAME)))
     else:
-        # SQLite: a first write takes the database's write lock until commit.
+        # SQLite: a first write takes the database's write lock until commit (the CREATE
+        # before it runs on its own, and is atomic).
+        conn.execute(CreateTable(schema_version, if_not_exists=True))
         conn.execute(delete(schema_version).where(schema_version.c.version < 0))
         yield
 
@@ -116,10 +122,16 @@ def _index_keyed_by_store(conn: Connection, store: str | None) -> None:
     )
     inspector = inspect(conn)
     tables = set(inspector.get_table_names())
-    if published_object.name in tables and "store" not in {
+    old_shape = published_object.name in tables and "store" not in {
         column["name"] for column in inspector.get_columns(published_object.name)
-    }:
-        old = Table(published_object.name, MetaData(), autoload_with=conn)
+    }
+    old = Table(published_object.name, MetaData(), autoload_with=conn) if old_shape else None
+    waiting = [table for table in (old, holding) if table is not None and table.name in tables]
+    if store is None and any(
+        conn.execute(select(func.count()).select_from(t)).scalar() for t in waiting
+    ):
+        raise SettingError("store", None, "needed to upgrade the published index of release 0.1.0")
+    if old is not None:
         holding.create(conn, checkfirst=True)
         conn.execute(delete(holding))
         conn.execute(insert(holding).from_select(columns, select(*(old.c[c] for c in columns))))
@@ -127,9 +139,6 @@ def _index_keyed_by_store(conn: Connection, store: str | None) -> None:
         tables.add(_HOLDING)
     if _HOLDING not in tables:
         return
-    waiting = conn.execute(select(func.count()).select_from(holding)).scalar()
-    if waiting and store is None:
-        raise SettingError("store", None, "needed to upgrade the published index of release 0.1.0")
     published_object.create(conn, checkfirst=True)
     conn.execute(delete(published_object))  # what a crashed run copied: holding has it all
     stored = literal(store or "", published_object.c.store.type).label("store")

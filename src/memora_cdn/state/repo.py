@@ -67,8 +67,9 @@ class StateStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def create_schema(self, *, store: str | None = None, now: datetime | None = None) -> None:
-        """Create the state tables, or upgrade those of an earlier release in place.
+    def create_schema(self, *, store: str | None = None, now: datetime | None = None) -> int:
+        """Create the state tables, or upgrade those of an earlier release in place; returns
+        the schema version found (`migrate.LATEST` for new tables).
 
         `store`: the identity of the configured store (where an index that predates store
         identities was published); needed only for that upgrade."""
@@ -76,7 +77,7 @@ class StateStore:
             raise SettingError(
                 "store", store, f"its identity is longer than {STORE} characters; use a shorter one"
             )
-        upgrade(self.engine, store, now or datetime.now(UTC).replace(tzinfo=None))
+        return upgrade(self.engine, store, now or datetime.now(UTC).replace(tzinfo=None))
 
     # -- published index: what each store holds for each plan ---------------------------
     # Every method takes the store's identity (`ObjectStore.identity`): the index of one

@@ -18,6 +18,12 @@ def write_marker(store: ObjectStore, store_id: str | None = None) -> None:
     store.put(MARKER, body, content_type=JSON_CONTENT_TYPE, cache_control="no-cache")
 
 
+def adopt(store: ObjectStore) -> None:
+    """Mark a store published to before stores carried markers (its index was kept)."""
+    if store.get(MARKER) is None:
+        write_marker(store)
+
+
 def ensure_marker(store: ObjectStore, indexed: Callable[[], int]) -> None:
     """Before a publish trusts the index: the marker is there, or the index holds nothing on
     this store (a new one), which is marked now. `indexed`: how many files the index says
