@@ -35,7 +35,6 @@ from memora_cdn.queue.sql import SqlQueue
 from memora_cdn.settings import Settings, load_settings
 from memora_cdn.source.graph import SqlCatalogueGraph
 from memora_cdn.source.sql import SqlSource
-from memora_cdn.state.migrate import STORE_MARKERS
 from memora_cdn.state.repo import StateStore
 from memora_cdn.store.base import ObjectStore
 from memora_cdn.store.local import FileStore
@@ -154,9 +153,9 @@ class App:
     def prepare(self) -> None:
         """Create the state tables, or upgrade those of an earlier release in place; a store
         that release 0.1.0 published to (unmarked then) is marked, as its index was kept."""
-        found = self.state.create_schema(store=self.store.identity, now=self.now())
-        if found < STORE_MARKERS:
-            adopt(self.store)
+        self.state.create_schema(
+            store=self.store.identity, now=self.now(), adopt=lambda: adopt(self.store)
+        )
 
     def housekeeping(self, interval_seconds: float) -> list[str]:
         """The worker's chores every tick: drain the SQL fallback into Redis once it answers

@@ -30,7 +30,7 @@ from sqlalchemy.types import TypeEngine
 from catalogue import CatalogueBuilder, create_content_schema
 from memora_cdn.app import running
 from memora_cdn.core.documents import Published
-from memora_cdn.errors import SettingError
+from memora_cdn.errors import SettingError, StoreError
 from memora_cdn.publish import Publisher
 from memora_cdn.settings import Settings
 from memora_cdn.source.sql import SqlSource
@@ -347,3 +347,24 @@ def test_the_index_of_one_store_says_nothing_about_another(engine: sa.Engine) ->
     state.forget_plan("file:///old", "P1")
     assert state.published("file:///old", "P1") == {}
     assert state.published("s3://bucket/cdn", "P1") == {"plans/P1/manifest.json": entry}
+
+
+def test_an_upgrade_whose_store_cannot_be_marked_is_redone_on_the_next_start(
+    engine: sa.Engine,
+) -> None:
+    RELEASE_0_1_0.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(RELEASE_0_1_0.tables["cdn_published_object"]), legacy_rows(3))
+    state = StateStore(engine)
+    marked: list[str] = []
+
+    def unreachable() -> None:
+        raise StoreError(MARKER, "EndpointConnectionError: could not connect")
+
+    with pytest.raises(StoreError):
+        state.create_schema(store="s3://bucket/cdn", adopt=unreachable)
+    assert state.create_schema(store="s3://bucket/cdn", adopt=lambda: marked.append("x")) == 1
+    assert marked == ["x"]
+    assert len(index_of(state, "s3://bucket/cdn")) == 3
+    assert state.create_schema(store="s3://bucket/cdn", adopt=lambda: marked.append("y")) == 2
+    assert marked == ["x"]

@@ -40,11 +40,18 @@ _HOLDING = "cdn_published_object_v1"
 Step = Callable[[Connection, str | None], None]
 
 
-def upgrade(engine: Engine, store: str | None, now: datetime) -> int:
+def upgrade(
+    engine: Engine,
+    store: str | None,
+    now: datetime,
+    adopt: Callable[[], None] | None = None,
+) -> int:
     """Bring the state tables to `LATEST`, creating any that are missing; returns the version
     found. `store`: the identity of the configured store, where rows published before stores
-    were recorded were published. Safe to run from many processes at once (one upgrades,
-    the others wait for it) and to re-run after a crash part way (each step resumes)."""
+    were recorded were published; `adopt`: marks that store, called when an index older than
+    `STORE_MARKERS` was upgraded, before the upgrade is recorded (if it fails, the next start
+    upgrades and adopts again). Safe to run from many processes at once (one upgrades, the
+    others wait for it) and to re-run after a crash part way (each step resumes)."""
     with engine.connect() as conn:
         if inspect(conn).has_table(schema_version.name) and _version(conn) == LATEST:
             return LATEST
@@ -56,6 +63,8 @@ def upgrade(engine: Engine, store: str | None, now: datetime) -> int:
             if version > found:
                 step(conn, store)
         metadata.create_all(conn)
+        if found < STORE_MARKERS and adopt is not None:
+            adopt()
         done = {row[0] for row in conn.execute(select(schema_version.c.version))}
         stamps = [
             {"version": version, "applied_at": now}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -67,17 +67,25 @@ class StateStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def create_schema(self, *, store: str | None = None, now: datetime | None = None) -> int:
+    def create_schema(
+        self,
+        *,
+        store: str | None = None,
+        now: datetime | None = None,
+        adopt: Callable[[], None] | None = None,
+    ) -> int:
         """Create the state tables, or upgrade those of an earlier release in place; returns
         the schema version found (`migrate.LATEST` for new tables).
 
         `store`: the identity of the configured store (where an index that predates store
-        identities was published); needed only for that upgrade."""
+        identities was published); needed only for that upgrade. `adopt`: marks that store
+        when its index was upgraded (see `migrate.upgrade`)."""
         if store is not None and len(store) > STORE:
             raise SettingError(
                 "store", store, f"its identity is longer than {STORE} characters; use a shorter one"
             )
-        return upgrade(self.engine, store, now or datetime.now(UTC).replace(tzinfo=None))
+        at = now or datetime.now(UTC).replace(tzinfo=None)
+        return upgrade(self.engine, store, at, adopt)
 
     # -- published index: what each store holds for each plan ---------------------------
     # Every method takes the store's identity (`ObjectStore.identity`): the index of one
