@@ -108,7 +108,7 @@ class FileStore:
                 yield key
 
     def partials(self, prefix: str = "") -> list[str]:
-        """`.tmp-….part` files a killed write left behind (a complete copy of nothing)."""
+        """`.tmp-….part` files that a killed write left behind, never renamed over a key."""
         return [key for key, partial in self._files(prefix) if partial]
 
     def _files(self, prefix: str) -> Iterator[tuple[str, bool]]:

@@ -32,6 +32,7 @@ def ensure_marker(store: ObjectStore, indexed: Callable[[], int]) -> None:
     if store.get(MARKER) is not None:
         return
     count = indexed()
-    if count:
+    if not count:
+        write_marker(store)
+    elif store.get(MARKER) is None:  # not marked since by another build's first upload
         raise StoreWipedError(store.identity, count, MARKER)
-    write_marker(store)
