@@ -368,3 +368,15 @@ def test_an_upgrade_whose_store_cannot_be_marked_is_redone_on_the_next_start(
     assert len(index_of(state, "s3://bucket/cdn")) == 3
     assert state.create_schema(store="s3://bucket/cdn", adopt=lambda: marked.append("y")) == 2
     assert marked == ["x"]
+
+
+def test_a_store_identity_too_long_for_the_index_is_a_setting_error(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    identity = "file:///" + "x" * 300
+    with pytest.raises(SettingError) as caught:
+        StateStore(engine).create_schema(store=identity)
+    assert str(caught.value) == (
+        f"invalid setting store={identity}: its identity is longer than 255 characters:"
+        " use a shorter path or prefix"
+    )
+    engine.dispose()

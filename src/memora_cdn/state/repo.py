@@ -82,7 +82,9 @@ class StateStore:
         when its index was upgraded (see `migrate.upgrade`)."""
         if store is not None and len(store) > STORE:
             raise SettingError(
-                "store", store, f"its identity is longer than {STORE} characters; use a shorter one"
+                "store",
+                store,
+                f"its identity is longer than {STORE} characters: use a shorter path or prefix",
             )
         at = now or datetime.now(UTC).replace(tzinfo=None)
         return upgrade(self.engine, store, at, adopt)
