@@ -105,7 +105,7 @@ def invalid_documents(
     request: Any, monkeypatch: pytest.MonkeyPatch, folder: Path
 ) -> tuple[int, str, str]:
     monkeypatch.setattr(
-        "memora_cdn.publish.validate_document",
+        "memora_cdn.contracts.validate.validate_document",
         lambda kind, document, file: [f"{file}: $.title: broken on purpose"],
     )
     return invoke("rebuild", "PLAN-G10-SCI")
@@ -154,6 +154,24 @@ def access_denied(
     return invoke("status")
 
 
+def store_does_not_match_the_index(
+    request: Any, monkeypatch: pytest.MonkeyPatch, folder: Path
+) -> tuple[int, str, str]:
+    assert invoke("sync", "--all")[0] == 0  # this folder's index (a copy is another store)
+    (folder / "cdn-out").rename(folder / "unmounted")  # the folder is not mounted just now
+    (folder / "cdn-out").mkdir()
+    return invoke("verify", "--repair")
+
+
+def repair_would_delete_too_much(
+    request: Any, monkeypatch: pytest.MonkeyPatch, folder: Path
+) -> tuple[int, str, str]:
+    lessons = folder / "cdn-out/plans/PLAN-G10-SCI/lessons"
+    for n in range(11):
+        (lessons / f"STRAY-{n}.json").write_bytes(b"{}")
+    return invoke("verify", "--repair")
+
+
 def interrupted(
     request: Any, monkeypatch: pytest.MonkeyPatch, folder: Path
 ) -> tuple[int, str, str]:
@@ -171,11 +189,13 @@ SCENARIOS: dict[int, tuple[Scenario, str]] = {
     3: (missing_column, "error: source table `tabMemora Lesson` has no column `parent_topic`"),
     4: (unreachable, "error: cannot reach the database at mysql://reader:***@127.0.0.1:1/state"),
     5: (invalid_documents, "failed PLAN-G10-SCI: plan 'PLAN-G10-SCI' rendered invalid documents"),
-    6: (store_error, "failed PLAN-G10-SCI: store error on 'plans/PLAN-G10-SCI/"),
+    6: (store_error, "failed PLAN-G10-SCI: store error on '.memora-cdn-store.json': "),
     7: (wrong_password, "error: the database at mysql+pymysql://root:***@127.0.0.1:3306/"),
     8: (not_found, "error: no plan named 'PLAN-NOPE' in the source database"),
     9: (purge_failed, "failed PLAN-G10-SCI: CDN purge failed for "),
     10: (access_denied, "error: cannot create memora-cdn's state tables in sqlite:///file:"),
+    11: (store_does_not_match_the_index, "error: store file://"),
+    12: (repair_would_delete_too_much, "error: repair would delete 11 files, more than 10"),
     130: (interrupted, "error: interrupted: PLAN-G10-SCI was put back in the queue\n"),
 }
 """Exit status → (a scenario that ends with it, how its stderr starts)."""

@@ -22,6 +22,7 @@ from memora_cdn.source.schema import content_metadata
 from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore
 from memora_cdn.store.local import FileStore
+from memora_cdn.store.marker import write_marker
 
 CONTENT = content_metadata()
 
@@ -61,6 +62,8 @@ class World:
         self.state = StateStore(engine)
         self.state.create_schema()
         self.store = RecordingStore(root)
+        write_marker(self.store)  # marked up front, so `ops` holds the documents only
+        self.store.reset()
         self.ticks = itertools.count(1_790_000_000, 60)
         self.publisher = Publisher(
             SqlSource(engine),
@@ -391,7 +394,7 @@ def test_a_failed_upload_resumes_without_reuploading_what_landed(world: World) -
     landed = world.store.puts()
     assert 3 <= len(landed) <= 5, "uploads in flight finish; no later kind starts"
     assert all("/lessons/" in key for key in landed)
-    assert set(world.state.published("Y")) == set(landed)
+    assert set(world.state.published(world.store.identity, "Y")) == set(landed)
     assert "plans/Y/manifest.json" not in world.keys("Y")
     log = world.state.sync_log(plan="Y")[0]
     assert log.status is SyncStatus.FAILED
@@ -431,7 +434,7 @@ def test_a_plan_unpublished_or_deleted_has_its_folder_removed(world: World, how:
     (result,) = world.publish("X")
     assert result.removed
     assert world.keys("X") == set()
-    assert world.state.published("X") == {}
+    assert world.state.published(world.store.identity, "X") == {}
     assert world.keys("Y")
 
 
@@ -452,7 +455,8 @@ def test_awkward_names_produce_files_inside_the_store_whose_links_resolve(world:
     root = world.store.root
     files = [p for p in root.rglob("*") if p.is_file()]
     assert all(p.resolve().is_relative_to(root) for p in files)
-    assert len(files) == 1 + 1 + len(names) * 2 + 1  # manifest, subject, units+lessons, index
+    # the store's marker, manifest, subject, units+lessons, index
+    assert len(files) == 1 + 1 + 1 + len(names) * 2 + 1
     assert validate_tree(root) == []
     assert not (root.parent / "x.json").exists()
 

@@ -46,6 +46,7 @@ from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore
 from memora_cdn.store.base import ObjectStore
 from memora_cdn.store.local import FileStore
+from memora_cdn.store.marker import adopt
 from memora_cdn.store.s3 import S3Store, parse_store_url, s3_client
 from memora_cdn.sync.intake import Intake
 from memora_cdn.sync.processor import BatchProcessor
@@ -161,7 +162,10 @@ def make_store(settings: Settings, closers: list[Callable[[], object]]) -> tuple
         max_pool_connections=max(settings.upload_concurrency, 10),
     )
     closers.append(client.close)
-    return S3Store(client, bucket, prefix, redact=_secrets(settings)), prefix
+    store = S3Store(
+        client, bucket, prefix, redact=_secrets(settings), endpoint_url=settings.s3_endpoint_url
+    )
+    return store, prefix
 
 
 def make_purger(settings: Settings, closers: list[Callable[[], object]]) -> Purger:
@@ -216,6 +220,13 @@ class App:
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC).replace(tzinfo=None)
 
+    def prepare(self) -> None:
+        """Create the state tables, or upgrade those of an earlier release in place; a store
+        that release 0.1.0 published to (unmarked then) is marked, as its index was kept."""
+        self.state.create_schema(
+            store=self.store.identity, now=self.now(), adopt=lambda: adopt(self.store)
+        )
+
     def housekeeping(self, interval_seconds: float) -> list[str]:
         """The worker's chores every tick: drain the SQL fallback into Redis once it answers
         again, and queue plans whose signed media URLs expire before the next batches could
@@ -233,7 +244,7 @@ class App:
             + interval_seconds
             + self.settings.lock_ttl_seconds
         )
-        expiring = sorted(self.state.expiring_plans(before=int(horizon)))
+        expiring = sorted(self.state.expiring_plans(self.store.identity, before=int(horizon)))
         if expiring:
             self.intake.queue_plans(expiring, trigger=Trigger.SCHEDULER)
         return expiring
@@ -325,7 +336,7 @@ def running(settings: Settings, *, create: bool = False) -> Iterator[App]:
     try:
         _connect(app.source.engine, "database_url", settings.database_url)
         try:
-            app.state.create_schema()
+            app.prepare()
         except DBAPIError as error:
             raise database_error(
                 error, "state_database_url", settings.state_url, creating=True
@@ -358,6 +369,6 @@ def process_app() -> App:
         if _process_app is None:
             config = os.environ.get("MEMORA_CDN_CONFIG")
             application = build_app(load_settings(Path(config) if config else None))
-            application.state.create_schema()
+            application.prepare()
             _process_app = application
         return _process_app

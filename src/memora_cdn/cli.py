@@ -30,6 +30,8 @@ from memora_cdn.errors import Interrupted, MemoraCdnError, PlanNotFoundError, Un
 from memora_cdn.publish import PublishResult
 from memora_cdn.settings import Settings, load_settings
 from memora_cdn.state.scan_state import ScanStateStore
+from memora_cdn.store.base import MARKER
+from memora_cdn.store.verify import REPAIR_DELETE_LIMIT
 from memora_cdn.sync.intake import IntakeResult
 from memora_cdn.sync.processor import BatchReport, BuildOutcome
 from memora_cdn.sync.rq_jobs import RqDispatcher
@@ -208,7 +210,7 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 def _every_plan(application: App) -> list[str]:
     """Plans in the source, and plans published before (which may have to be removed)."""
-    published = {p.plan_id for p in application.state.publications()}
+    published = {p.plan_id for p in application.state.publications(application.store.identity)}
     return sorted(set(application.source.plan_names()) | published)
 
 
@@ -565,15 +567,31 @@ def validate(
 def verify(
     ctx: typer.Context,
     repair: Annotated[
-        bool, typer.Option("--repair", help="Delete strays; re-upload what is missing or wrong.")
+        bool,
+        typer.Option(
+            "--repair", help="Delete strays no manifest links; re-upload what is missing or wrong."
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what --repair would do; change nothing.")
+    ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            help=f"Let --repair delete more than {REPAIR_DELETE_LIMIT} files, or re-upload a "
+            "store that lists as empty.",
+        ),
     ] = False,
 ) -> None:
-    """Compare the store with the published index: missing, unexpected and corrupt files.
+    """Compare the store with the published index: missing, unexpected, corrupt and partial
+    files.
 
-    With --repair, unexpected files are deleted and the plans with missing or corrupt files
-    are rebuilt (only those files are uploaded again).
+    With --repair, unexpected files that no current manifest links and partial files are
+    deleted, and the plans with missing or corrupt files are rebuilt (only those files are
+    uploaded again). --dry-run prints what --repair would do and changes nothing.
 
-    Example: memora-cdn verify --repair
+    Example: memora-cdn verify --repair --dry-run
     """
     from memora_cdn.store.verify import verify as check
 
@@ -582,23 +600,37 @@ def verify(
         report = check(
             application.store,
             application.state,
-            repair=repair,
+            repair=repair or dry_run,
+            dry_run=dry_run,
+            yes=yes,
             concurrency=settings.upload_concurrency,
         )
-        for label, keys in (
-            ("missing", report.missing),
-            ("unexpected", report.unexpected),
-            ("corrupt", report.corrupt),
-        ):
-            for key in keys:
-                out.print(f"{label}: {key}", markup=False, highlight=False)
-        drift = len(report.missing) + len(report.unexpected) + len(report.corrupt)
+        lines = [
+            *(("missing", key) for key in report.missing),
+            *(("unexpected", key) for key in report.unexpected),
+            *(("corrupt", key) for key in report.corrupt),
+            *(("partial", key) for key in report.partial),
+        ]
+        if report.marker_missing:
+            lines.append(("missing", MARKER))
+        if repair or dry_run:
+            done = "would " if dry_run else ""
+            lines += [("kept (a manifest links it)", key) for key in report.linked]
+            lines += [(f"{done}delete", key) for key in report.deleted]
+            lines += [(f"{done}re-upload", key) for key in report.reupload]
+            lines += [(f"{done}rebuild", plan) for plan in report.plans_to_rebuild]
+        for label, key in lines:
+            out.print(f"{label}: {key}", markup=False, highlight=False)
+        drift = (
+            len(report.missing + report.unexpected + report.corrupt + report.partial)
+            + report.marker_missing
+        )
         out.print(f"Checked {report.checked} files: {drift} drifted.", highlight=False)
-        if repair and report.plans_to_rebuild:
+        if report.repaired and report.plans_to_rebuild:
             plans = list(report.plans_to_rebuild)
             application.intake.queue_plans(plans, trigger=Trigger.MANUAL)
             _exit_for(_process(application, plans=plans))
-        elif drift and not repair:
+        elif drift and not report.repaired:
             raise typer.Exit(1)
 
 
@@ -613,7 +645,7 @@ def status(
     """
     settings = _settings(ctx)
     with running(settings) as application:
-        publications = application.state.publications()
+        publications = application.state.publications(application.store.identity)
         recent = application.state.sync_log(limit=20)
         queue = application.queue.stats(application.now())
         backend = application.queue.name

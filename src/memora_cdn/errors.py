@@ -224,3 +224,56 @@ class Interrupted(MemoraCdnError):
             super().__init__("interrupted")
         else:
             super().__init__(f"interrupted: {plan} was put back in the queue")
+
+
+class StoreWipedError(MemoraCdnError):
+    """The index says the store holds files, but the store's marker is gone: the store was
+    emptied or swapped, so the index cannot be trusted as the diff base."""
+
+    exit_code = 11
+
+    def __init__(self, store: str, indexed: int, marker: str) -> None:
+        self.store = store
+        self.indexed = indexed
+        super().__init__(
+            f"store {store} has no {marker} but the index says it holds {indexed} files there:"
+            " it was emptied or swapped, so nothing was uploaded; run `memora-cdn verify` to"
+            " compare them, then `memora-cdn verify --repair` to upload what is missing"
+        )
+
+
+class StoreListingError(MemoraCdnError):
+    """The store lists as empty (or cannot be listed) while the index says it holds files."""
+
+    exit_code = 11
+
+    def __init__(self, store: str, indexed: int, failure: str | None = None) -> None:
+        self.store = store
+        self.indexed = indexed
+        self.failure = failure
+        if failure is None:
+            super().__init__(
+                f"store {store} lists no files under plans/ but the index says it holds"
+                f" {indexed} there: nothing was changed; check the store setting (folder,"
+                " bucket, prefix), and if the store really was emptied, run"
+                " `memora-cdn verify --repair --yes` to upload everything again"
+            )
+        else:
+            super().__init__(
+                f"store {store} cannot be listed ({failure}) but the index says it holds"
+                f" {indexed} files there: nothing was changed"
+            )
+
+
+class RepairRefusedError(MemoraCdnError):
+    """A repair would delete more files than it may without confirmation."""
+
+    exit_code = 12
+
+    def __init__(self, deletes: int, limit: int) -> None:
+        self.deletes = deletes
+        self.limit = limit
+        super().__init__(
+            f"repair would delete {deletes} files, more than {limit}: nothing was changed;"
+            " run `memora-cdn verify --repair --dry-run` to see them, then pass --yes"
+        )

@@ -25,6 +25,7 @@ from memora_cdn.purge.base import NoPurger, Purger, PurgeReport
 from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore, SyncCounts
 from memora_cdn.store.base import JSON_CONTENT_TYPE, ObjectStore
+from memora_cdn.store.marker import ensure_marker
 
 Clock = Callable[[], float]
 Progress = Callable[[int], None]
@@ -117,10 +118,13 @@ class Publisher:
             # No key can hold it (SPEC §2): nothing to build, and nothing of it to remove.
             warnings = (unusable_plan_warning(plan),)
             return PublishResult(plan=plan, removed=False, counts=SyncCounts(), warnings=warnings)
+        self._clear_partials(plan)
         snapshot = self.source.load(plan, self.state.members(plan))
         if snapshot is None or not snapshot.plan.is_published:
             return self._remove(plan, snapshot.warnings if snapshot else ())
-        previous = self.state.published(plan)
+        store = self.store.identity
+        ensure_marker(self.store, lambda: self.state.indexed_files(store))
+        previous = self.state.published(store, plan)
         resolved = resolve(snapshot)
         rendering = render_plan(resolved, previous, int(self.clock()), self.options.render)
         self._validate(plan, rendering.documents)
@@ -131,7 +135,7 @@ class Publisher:
         self._upload(plan, changed)
         if stale:
             self.store.delete(stale)
-            self.state.record_deletes(plan, stale)
+            self.state.record_deletes(store, plan, stale)
         self.state.replace_members(plan, rendering.members)
         purged = self._purge(plan, [d.key for d in changed] + stale)
         counts = SyncCounts(
@@ -154,9 +158,10 @@ class Publisher:
         )
 
     def _remove(self, plan: str, warnings: tuple[str, ...] = ()) -> PublishResult:
-        previous = self.state.published(plan)
+        store = self.store.identity
+        previous = self.state.published(store, plan)
         deleted = self.store.delete_prefix(paths.plan_prefix(plan))
-        self.state.forget_plan(plan)
+        self.state.forget_plan(store, plan)
         keys = tuple(sorted(previous))
         purged = self._purge(plan, keys)
         return PublishResult(
@@ -168,6 +173,13 @@ class Publisher:
             deleted_keys=keys,
             warnings=warnings,
         )
+
+    def _clear_partials(self, plan: str) -> None:
+        """Remove what a killed build of this plan left half-written (under its lock, no
+        other build of the plan is writing)."""
+        leftovers = self.store.partials(paths.plan_prefix(plan))
+        if leftovers:
+            self.store.delete(leftovers)
 
     def _purge(self, plan: str, keys: Sequence[str]) -> PurgeReport:
         """Purge the CDN for these keys and any whose purge failed before. URLs that still
@@ -229,7 +241,9 @@ class Publisher:
                     entry = Published(
                         document.content_hash, document.version, document.size, document.expires_at
                     )
-                    self.state.record_upload(plan, document.key, entry, self._now())
+                    self.state.record_upload(
+                        self.store.identity, plan, document.key, entry, self._now()
+                    )
                 if failure is not None:
                     raise failure
 

@@ -89,7 +89,8 @@ def test_dead_letters_are_listed_retried_and_cleared(
     assert invoke("notify", "Memora Lesson", "LES-00001")[0] == 0
     code, _, err = invoke("sync")
     assert code == 6  # a store error
-    assert "dead-lettered PLAN-G10-LIT: store error on 'plans/PLAN-G10-LIT/" in err
+    # A new store: its marker is the first thing read and written, and that fails.
+    assert "dead-lettered PLAN-G10-LIT: store error on '.memora-cdn-store.json'" in err
     code, out, _ = invoke("dead-letter", "list")
     assert code == 0
     assert "PLAN-G10-LIT" in out
