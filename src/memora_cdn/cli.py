@@ -626,6 +626,14 @@ def verify(
             + report.marker_missing
         )
         out.print(f"Checked {report.checked} files: {drift} drifted.", highlight=False)
+        identity = application.store.identity
+        if not application.state.indexed_files(identity):
+            out.print(
+                f"Nothing was ever published to store {identity} (check the store setting;"
+                " `memora-cdn sync --all` publishes every plan there).",
+                markup=False,
+                highlight=False,
+            )
         if report.repaired and report.plans_to_rebuild:
             plans = list(report.plans_to_rebuild)
             application.intake.queue_plans(plans, trigger=Trigger.MANUAL)

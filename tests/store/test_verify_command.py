@@ -125,3 +125,23 @@ def test_verify_against_a_store_that_lists_as_empty_exits_non_zero_and_keeps_eve
     (workdir / "cdn-out").rmdir()
     (workdir / "mounted").rename(workdir / "cdn-out")
     assert invoke("verify", "--repair")[1].splitlines() == ["Checked 14 files: 0 drifted."]
+
+
+def test_verify_of_a_mistyped_store_says_nothing_was_published_there_and_changes_nothing(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    published = sorted(FileStore(workdir / "cdn-out").list_keys())
+    typo = workdir / "cdn-outt"
+    monkeypatch.setenv("MEMORA_CDN_STORE", f"file://{typo}")
+
+    code, out, err = invoke("verify", "--repair")
+
+    assert code == 0, err
+    assert out.splitlines() == [
+        "Checked 0 files: 0 drifted.",
+        f"Nothing was ever published to store file://{typo} (check the store setting;"
+        " `memora-cdn sync --all` publishes every plan there).",
+    ]
+    monkeypatch.delenv("MEMORA_CDN_STORE")
+    assert sorted(FileStore(workdir / "cdn-out").list_keys()) == published
+    assert invoke("verify")[1].splitlines() == ["Checked 14 files: 0 drifted."]
