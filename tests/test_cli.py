@@ -309,7 +309,7 @@ def test_a_failed_rebuild_prints_its_failure_once_and_exits_with_its_code(
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("failed PLAN-G10-SCI: store error on 'plans/PLAN-G10-SCI/lessons/")
+    assert lines[0].startswith("failed PLAN-G10-SCI: store error on '.memora-cdn-store.json': ")
     assert "; retry at " in lines[0]
 
 

@@ -182,8 +182,8 @@ def test_a_postgres_role_without_create_is_told_to_set_state_database_url(
         assert (code, out) == (10, "")
         assert err == (
             f"error: cannot create memora-cdn's state tables in {url}: "
-            "permission denied for schema public LINE 2: CREATE TABLE cdn_sync_log ( ^; "
-            + STATE_FIX
+            "permission denied for schema public LINE 2: CREATE TABLE IF NOT EXISTS"
+            " cdn_schema_version ( ^; " + STATE_FIX
         )
     finally:
         admin.dispose()
