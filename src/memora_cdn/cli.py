@@ -557,7 +557,8 @@ def validate(
     for problem in problems:
         out.print(str(problem), markup=False, highlight=False)
     if problems:
-        err.print(f"{len(problems)} problems found under {directory}.")
+        noun = "problem" if len(problems) == 1 else "problems"
+        err.print(f"{len(problems)} {noun} found under {directory}.")
         raise typer.Exit(1)
     files = sum(1 for path in directory.rglob("*.json") if path.is_file())
     out.print(f"All {files} files under {directory} are valid.")
