@@ -9,11 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from memora_cdn.cli import app
-
-runner = CliRunner()
+from clirun import invoke
 
 
 @pytest.fixture
@@ -21,13 +18,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_settings_env: No
     """An empty working folder with the embedded defaults (./memora.db, ./cdn-out)."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_demo_publishes_a_valid_store_and_the_second_run_uploads_nothing(workdir: Path) -> None:

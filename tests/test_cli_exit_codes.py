@@ -12,20 +12,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
 
+from clirun import invoke
 from fakes.cloudflare import FakeCloudflare
-from memora_cdn.cli import app
 
-runner = CliRunner()
 README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture(scope="module")

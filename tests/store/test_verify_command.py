@@ -7,22 +7,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
 
 from catalogue import CatalogueBuilder
-from memora_cdn.cli import app
+from clirun import invoke
 from memora_cdn.core import paths
 from memora_cdn.store.base import MARKER
 from memora_cdn.store.local import FileStore
-
-runner = CliRunner()
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture

@@ -20,20 +20,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
 
+from clirun import invoke
 from fakes.cloudflare import FakeCloudflare
-from memora_cdn.cli import app
 
-runner = CliRunner()
 PLAN = "PLAN-G10-SCI"
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture

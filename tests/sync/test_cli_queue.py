@@ -8,13 +8,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
 
-from memora_cdn.cli import app
+from clirun import invoke
 from memora_cdn.queue.sql import SqlQueue
 from memora_cdn.state.schema import export_queue
-
-runner = CliRunner()
 
 
 @pytest.fixture
@@ -23,13 +20,6 @@ def demo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_settings_env: N
     monkeypatch.chdir(tmp_path)
     assert invoke("demo")[0] == 0
     return tmp_path
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def queue_status() -> dict[str, int]:
