@@ -19,6 +19,7 @@ from memora_cdn.core.model import Doctype, SyncStatus
 from memora_cdn.core.render import RenderOptions
 from memora_cdn.errors import InvalidDocumentsError, KeyCollisionError, StoreError
 from memora_cdn.publish import Publisher, PublishOptions, PublishResult
+from memora_cdn.purge.base import PurgeReport
 from memora_cdn.source.schema import content_metadata
 from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore
@@ -305,9 +306,10 @@ def test_publishing_twice_with_no_change_writes_nothing_the_second_time(world: W
 
 
 @pytest.mark.parametrize("plan_has_lesson", [True])
-def test_changing_one_stage_config_rewrites_exactly_4_files_in_each_plan_with_the_lesson(
+def test_changing_one_stage_config_rewrites_exactly_5_files_in_each_plan_with_the_lesson(
     world: World, plan_has_lesson: bool
 ) -> None:
+    # 5, not 4, since search entries carry `?v=` (SPEC §3): the search index links the lesson.
     shared_subject(world)
     lessons_in(world, "Z", subjects=1, lessons=3)  # a plan without the lesson
     world.publish("X", "Y", "Z")
@@ -320,6 +322,7 @@ def test_changing_one_stage_config_rewrites_exactly_4_files_in_each_plan_with_th
             f"plans/{plan}/lessons/U1L2.json",
             f"plans/{plan}/units/U1.json",
             f"plans/{plan}/subjects/A.json",
+            f"plans/{plan}/search_index.json",
             f"plans/{plan}/manifest.json",
         }
     assert not [key for key in world.store.puts() if key.startswith("plans/Z/")]
@@ -570,3 +573,36 @@ def test_bad_content_still_publishes_and_the_sync_log_lists_a_warning_for_each(
     assert len(log.warnings) == 5
     stages = world.doc("plans/Y/lessons/U1L1.json")["stages"]
     assert [s["config"] for s in stages] == [{"body": "…"}, {}]
+
+
+class RecordingPurger:
+    def __init__(self) -> None:
+        self.purged: list[str] = []
+
+    def purge(self, keys: Sequence[str]) -> PurgeReport:
+        self.purged.extend(keys)
+        return PurgeReport(urls=len(keys), requests=1)
+
+
+def test_purged_urls_are_keys_in_url_form_with_the_store_prefix(world: World) -> None:
+    # SPEC §4: `cdn_base_url` + the key in URL form, as links write it. Before, the key went
+    # as it is, and the CDN decoded `a%20b.json` to a URL it never cached.
+    purger = RecordingPurger()
+    world.publisher = Publisher(
+        SqlSource(world.engine),
+        world.state,
+        world.store,
+        PublishOptions(store_prefix="cdn/v1/"),
+        purger=purger,
+    )
+    b = world.build
+    b.plan("P 1", subjects=["S"])
+    b.subject("S")
+    b.track("T", "S")
+    b.unit("U", "T")
+    b.topic("TP", "U")
+    b.lesson("50% a b", "TP")
+    world.publish("P 1")
+    assert "cdn/v1/plans/P%201/lessons/50%25%20a%20b.json" not in purger.purged
+    assert "cdn/v1/plans/P%25201/lessons/50%2525%2520a%2520b.json" in purger.purged
+    assert "cdn/v1/plans/P%25201/manifest.json" in purger.purged
