@@ -110,7 +110,8 @@ def lesson_ids(store: ObjectStore, plan: str) -> set[str]:
 
 
 def walk(base: str) -> Walk:
-    # Until plans.json exists: the manifests' links, relative to the store root.
+    # Until plans.json exists, the manifests' links relative to the store root; then this is
+    # `return ReferenceClient().walk_plans(base + "plans.json")`.
     links = [key_url(paths.manifest_key(plan)) for plan in PUBLISHED_DEMO_PLANS]
     return ReferenceClient().walk_manifests(base, links)
 

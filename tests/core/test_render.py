@@ -162,6 +162,12 @@ def test_a_subject_split_in_parts_and_a_subject_named_like_a_part_never_share_a_
     index_key = "plans/P1/search_index.json"
     assert [resolve_link(index_key, s["url"]) for s in index["shards"]] == keys
     by_key = docs(rendering)
+    bodies = {d.key: d.body for d in rendering.documents}
+    for key in keys:  # a part's entries climb one folder more than a whole shard's
+        for entry in by_key[key]["entries"]:
+            lesson = resolve_link(key, entry["url"])
+            assert lesson == f"plans/P1/lessons/{entry['lesson_id']}.json"
+            assert link_version(entry["url"]) == sha256_hex(bodies[lesson])[:12]
     assert sorted(e["lesson_id"] for key in keys for e in by_key[key]["entries"]) == sorted(
         [f"S-L{n:02}" for n in range(12)] + ["S.1-L00", "S.1-L01"]
     )
