@@ -175,7 +175,7 @@ def interrupted(
 
 SCENARIOS: dict[int, tuple[Scenario, str]] = {
     0: (success, ""),
-    1: (validation_problems, "2 problems found under cdn-out.\n"),  # the field, the link hash
+    1: (validation_problems, "3 problems found under cdn-out.\n"),  # field, unit and search links
     2: (bad_setting, "error: invalid setting batch_threshold=0: "),
     3: (missing_column, "error: source table `tabMemora Lesson` has no column `parent_topic`"),
     4: (unreachable, "error: cannot reach the database at mysql://reader:***@127.0.0.1:1/state"),

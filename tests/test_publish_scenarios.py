@@ -14,10 +14,12 @@ import sqlalchemy as sa
 from catalogue import CatalogueBuilder, create_content_schema
 from memora_cdn.contracts.validate import validate_tree
 from memora_cdn.core import paths
+from memora_cdn.core.links import resolve_link
 from memora_cdn.core.model import Doctype, SyncStatus
 from memora_cdn.core.render import RenderOptions
 from memora_cdn.errors import InvalidDocumentsError, KeyCollisionError, StoreError
 from memora_cdn.publish import Publisher, PublishOptions, PublishResult
+from memora_cdn.purge.base import PurgeReport
 from memora_cdn.source.schema import content_metadata
 from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore
@@ -283,7 +285,8 @@ def test_501_lessons_shard_the_index_by_subject_with_every_shard_within_100000_b
     assert (index["is_sharded"], index["total_lessons"]) == (True, 501)
     assert "entries" not in index
     shard_keys = {key for key in world.keys("P") if "/search/" in key}
-    assert {s["url"].split("?")[0] for s in index["shards"]} == shard_keys
+    index_key = "plans/P/search_index.json"
+    assert {resolve_link(index_key, s["url"]) for s in index["shards"]} == shard_keys
     sizes = [len(world.store.get(key) or b"") for key in shard_keys]
     assert max(sizes) <= 100_000
     assert len(shard_keys) > 2, "subjects this large are split into numbered parts"
@@ -306,9 +309,10 @@ def test_publishing_twice_with_no_change_writes_nothing_the_second_time(world: W
 
 
 @pytest.mark.parametrize("plan_has_lesson", [True])
-def test_changing_one_stage_config_rewrites_exactly_4_files_in_each_plan_with_the_lesson(
+def test_changing_one_stage_config_rewrites_exactly_5_files_in_each_plan_with_the_lesson(
     world: World, plan_has_lesson: bool
 ) -> None:
+    # 5, not 4, since search entries carry `?v=` (SPEC §3): the search index links the lesson.
     shared_subject(world)
     lessons_in(world, "Z", subjects=1, lessons=3)  # a plan without the lesson
     world.publish("X", "Y", "Z")
@@ -321,6 +325,7 @@ def test_changing_one_stage_config_rewrites_exactly_4_files_in_each_plan_with_th
             f"plans/{plan}/lessons/U1L2.json",
             f"plans/{plan}/units/U1.json",
             f"plans/{plan}/subjects/A.json",
+            f"plans/{plan}/search_index.json",
             f"plans/{plan}/manifest.json",
         }
     assert not [key for key in world.store.puts() if key.startswith("plans/Z/")]
@@ -482,10 +487,10 @@ def test_a_long_name_is_stored_at_exactly_the_path_its_link_names(
     world.publish(plan)
     root = world.store.root
     unit = json.loads((root / paths.unit_key(plan, "U")).read_bytes())
-    link = unit["topics"][0]["lessons"][0]["url"].partition("?")[0]
-    assert link == paths.lesson_key(plan, lesson)
-    assert all(len(part.encode()) <= 255 for part in link.split("/"))
-    assert json.loads((root / link).read_bytes())["id"] == lesson
+    key = resolve_link(paths.unit_key(plan, "U"), unit["topics"][0]["lessons"][0]["url"])
+    assert key == paths.lesson_key(plan, lesson)
+    assert all(len(part.encode()) <= 255 for part in key.split("/"))
+    assert json.loads((root / key).read_bytes())["id"] == lesson
     assert validate_tree(root) == []
 
 
@@ -504,7 +509,7 @@ def test_a_split_subject_and_a_subject_named_like_its_part_keep_every_lesson_in_
             b.lesson(f"{subject}-L{n:02}", f"{subject}-TP", title="عنوان " * 10, sort_order=n)
     world.publish("P")
     index = world.doc("plans/P/search_index.json")
-    shard_keys = [s["url"].partition("?")[0] for s in index["shards"]]
+    shard_keys = [resolve_link("plans/P/search_index.json", s["url"]) for s in index["shards"]]
     assert "plans/P/search/S.1.json" in shard_keys
     assert "plans/P/search/S/2.json" in shard_keys
     found = sorted(e["lesson_id"] for key in shard_keys for e in world.doc(key)["entries"])
@@ -572,3 +577,36 @@ def test_bad_content_still_publishes_and_the_sync_log_lists_a_warning_for_each(
     assert len(log.warnings) == 5
     stages = world.doc("plans/Y/lessons/U1L1.json")["stages"]
     assert [s["config"] for s in stages] == [{"body": "…"}, {}]
+
+
+class RecordingPurger:
+    def __init__(self) -> None:
+        self.purged: list[str] = []
+
+    def purge(self, keys: Sequence[str]) -> PurgeReport:
+        self.purged.extend(keys)
+        return PurgeReport(urls=len(keys), requests=1)
+
+
+def test_purged_urls_are_keys_in_url_form_with_the_store_prefix(world: World) -> None:
+    # SPEC §4: `cdn_base_url` + the key in URL form, as links write it. Before, the key went
+    # as it is, and the CDN decoded `a%20b.json` to a URL it never cached.
+    purger = RecordingPurger()
+    world.publisher = Publisher(
+        SqlSource(world.engine),
+        world.state,
+        world.store,
+        PublishOptions(store_prefix="cdn/v1/"),
+        purger=purger,
+    )
+    b = world.build
+    b.plan("P 1", subjects=["S"])
+    b.subject("S")
+    b.track("T", "S")
+    b.unit("U", "T")
+    b.topic("TP", "U")
+    b.lesson("50% a b", "TP")
+    world.publish("P 1")
+    assert "cdn/v1/plans/P%201/lessons/50%25%20a%20b.json" not in purger.purged
+    assert "cdn/v1/plans/P%25201/lessons/50%2525%2520a%2520b.json" in purger.purged
+    assert "cdn/v1/plans/P%25201/manifest.json" in purger.purged

@@ -150,7 +150,7 @@ def _secrets(settings: Settings) -> list[str]:
 
 
 def make_store(settings: Settings, closers: list[Callable[[], object]]) -> tuple[ObjectStore, str]:
-    """The object store, and the prefix its keys carry (links and purged URLs include it)."""
+    """The object store, and the prefix its keys carry (purged URLs include it)."""
     if settings.store.startswith("file://"):
         return FileStore(settings.store_path), ""
     bucket, prefix = parse_store_url(settings.store)
@@ -271,11 +271,11 @@ def build_app(settings: Settings, clock: Clock = time.time) -> App:
     store, prefix = make_store(settings, closers)
     options = PublishOptions(
         render=RenderOptions(
-            link_prefix=prefix,
             shard_threshold=settings.shard_threshold,
             shard_max_bytes=settings.shard_max_bytes,
             sign=make_config_signer(settings),
         ),
+        store_prefix=prefix,
         upload_concurrency=settings.upload_concurrency,
         manifest_cache_seconds=settings.manifest_cache_seconds,
         document_cache_seconds=settings.document_cache_seconds,

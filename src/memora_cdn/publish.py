@@ -17,6 +17,7 @@ from memora_cdn.contracts.validate import check_body
 from memora_cdn.core import paths
 from memora_cdn.core.access import is_path_segment, resolve
 from memora_cdn.core.documents import Document, Published
+from memora_cdn.core.links import key_url
 from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.core.paths import DocKind
 from memora_cdn.core.render import RenderOptions, render_plan
@@ -49,6 +50,9 @@ class PublishResult:
 @dataclass(frozen=True, slots=True)
 class PublishOptions:
     render: RenderOptions = field(default_factory=RenderOptions)
+    store_prefix: str = ""
+    """The prefix the store puts before every key: part of each purged URL (links, being
+    relative, never carry it)."""
     upload_concurrency: int = 16
     manifest_cache_seconds: int = 60
     document_cache_seconds: int = 31_536_000
@@ -184,9 +188,9 @@ class Publisher:
     def _purge(self, plan: str, keys: Sequence[str]) -> PurgeReport:
         """Purge the CDN for these keys and any whose purge failed before. URLs that still
         fail are kept for the next build of the plan (which uploads nothing new for them)."""
-        prefix = self.options.render.link_prefix
+        prefix = self.options.store_prefix
         pending = self.state.pending_purges(plan)
-        wanted = sorted({prefix + key for key in keys} | set(pending))
+        wanted = sorted({key_url(prefix + key) for key in keys} | set(pending))
         if not wanted:
             return PurgeReport()
         # Kept as pending before the call: a build interrupted or killed mid-purge (whose

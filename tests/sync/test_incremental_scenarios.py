@@ -60,7 +60,8 @@ def test_twenty_edits_before_a_batch_build_the_plan_once(site: Site) -> None:
     site.assert_store_equals_fresh_export()
 
 
-def test_a_stage_edit_rebuilds_exactly_four_files_in_each_plan_with_its_lesson(site: Site) -> None:
+def test_a_stage_edit_rebuilds_exactly_five_files_in_each_plan_with_its_lesson(site: Site) -> None:
+    # Five since search entries carry `?v=` (SPEC §3): the (unsharded) search index too.
     two_plans_sharing_a_subject(site)
     site.update(Doctype.LESSON_STAGE, "U2L2-S1", config='{"body": "changed"}')
     queued = site.notify(Doctype.LESSON_STAGE, "U2L2-S1")
@@ -72,6 +73,7 @@ def test_a_stage_edit_rebuilds_exactly_four_files_in_each_plan_with_its_lesson(s
             f"plans/{outcome.plan}/lessons/U2L2.json",
             f"plans/{outcome.plan}/units/U2.json",
             f"plans/{outcome.plan}/subjects/A.json",
+            f"plans/{outcome.plan}/search_index.json",
             f"plans/{outcome.plan}/manifest.json",
         }
     assert sorted(o.plan for o in report.outcomes) == ["X", "Y"]

@@ -3,8 +3,8 @@
 `check_body` is what the publisher runs on the bytes of every rendered document before
 anything is uploaded (parsed back strictly, then `validate_document`); `validate_tree` is
 `memora-cdn validate DIR`: it reads a store root from disk, checks every file against the
-schema its key implies, and then checks that every link names a file that exists and, for a
-versioned link, that the file's SHA-256 still starts with its `?v=`.
+schema its key implies, and then resolves every link against the file holding it, as a client
+does, and checks that it names a file that exists and whose SHA-256 starts with its `?v=`.
 
 A schema's `description` is the message for the rule it states: the conditional branches
 (`then` / `else`) and the string formats (timestamps, links) carry one; plain keywords get a
@@ -26,6 +26,7 @@ from typing import Any
 import fastjsonschema
 from jsonschema import Draft202012Validator, ValidationError
 
+from memora_cdn.core.links import VERSION_HEX, link_version, resolve_link
 from memora_cdn.core.paths import DocKind, ParsedKey, parse_key, readable
 from memora_cdn.errors import StoreError
 from memora_cdn.store.local import FileStore
@@ -288,9 +289,9 @@ def _links(kind: DocKind, document: Mapping[str, Any]) -> Iterator[_Link]:
         yield from _urls(document, "$", ["topics", "lessons"], DocKind.LESSON, versioned=True)
     elif kind is DocKind.SEARCH_INDEX:
         yield from _urls(document, "$", ["shards"], DocKind.SEARCH_SHARD, versioned=True)
-        yield from _urls(document, "$", ["entries"], DocKind.LESSON, versioned=False)
+        yield from _urls(document, "$", ["entries"], DocKind.LESSON, versioned=True)
     elif kind is DocKind.SEARCH_SHARD:
-        yield from _urls(document, "$", ["entries"], DocKind.LESSON, versioned=False)
+        yield from _urls(document, "$", ["entries"], DocKind.LESSON, versioned=True)
 
 
 def _urls(
@@ -315,29 +316,25 @@ def _items(value: object) -> Iterable[tuple[int, Mapping[str, Any]]]:
 def _check_link(
     key: str, plan_segment: str, link: _Link, digests: Mapping[str, str]
 ) -> Iterator[Problem]:
-    target, _, version = link.url.partition("?v=")
-    if target.startswith("plans/"):
-        local = target
-    else:
-        start = target.find("/plans/")
-        if start < 0:
-            yield Problem(key, link.field, f"link {link.url} does not lead into plans/")
-            return
-        local = target[start + 1 :]
-    if any(part in ("", ".", "..") for part in local.split("/")):
-        yield Problem(key, link.field, f"link {link.url} is not a plain store key")
+    """A link resolved against the URL of the file holding it, as any client does (SPEC §3
+    "Links"): its decoded path must be the key of an existing file of the right kind in the
+    same plan, and its `?v=` the start of that file's SHA-256."""
+    target = resolve_link(key, link.url)
+    if target is None:
+        yield Problem(key, link.field, f"link {link.url} leads out of the store")
         return
-    parsed = parse_key(local)
+    parsed = parse_key(target)
     if parsed is None or parsed.kind is not link.kind or parsed.plan_segment != plan_segment:
         wanted = f"a {link.kind.value} document of plan {readable(plan_segment)!r}"
         yield Problem(key, link.field, f"link {link.url} does not name {wanted}")
         return
-    digest = digests.get(local)
+    digest = digests.get(target)
+    version = link_version(link.url) or ""
     if digest is None:
-        yield Problem(key, link.field, f"link {link.url} names {local}, which does not exist")
-    elif link.versioned and not digest.startswith(version):
+        yield Problem(key, link.field, f"link {link.url} names {target}, which does not exist")
+    elif link.versioned and not (version and digest.startswith(version)):
         yield Problem(
             key,
             link.field,
-            f"link {link.url} is stale: {local} is now at ?v={digest[:12]}",
+            f"link {link.url} is stale: {target} is now at ?v={digest[:VERSION_HEX]}",
         )

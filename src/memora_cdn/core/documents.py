@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from memora_cdn.core.links import VERSION_HEX, link
 from memora_cdn.core.paths import DocKind
 
 SCHEMA_VERSION = 1
@@ -83,6 +84,7 @@ def finalize(
     return Document(key, kind, dumps(stamped), content_hash, version, stamped, expires_at)
 
 
-def versioned_link(prefix: str, document: Document) -> str:
-    """A root-relative link that changes whenever the linked file's bytes do."""
-    return f"{prefix}{document.key}?v={document.body_hash[:12]}"
+def versioned_link(from_key: str, document: Document) -> str:
+    """The link from the document at `from_key` to `document`, relative to the holder and
+    changing whenever the linked file's bytes do (SPEC §3 "Links")."""
+    return link(from_key, document.key, document.body_hash[:VERSION_HEX])

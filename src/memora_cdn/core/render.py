@@ -34,8 +34,6 @@ ConfigSigner = Callable[[dict[str, Any], int], tuple[dict[str, Any], int | None]
 
 @dataclass(frozen=True, slots=True)
 class RenderOptions:
-    link_prefix: str = ""
-    """Prepended to every link: the store prefix (links are root-relative keys)."""
     shard_threshold: int = 500
     shard_max_bytes: int = 100_000
     sign: ConfigSigner | None = None
@@ -166,6 +164,8 @@ class _Renderer:
         self.options = options
         self.warnings: list[str] = list(resolved.warnings)
         self.documents: list[Document] = []
+        self.lessons: dict[str, Document] = {}
+        """Each lesson's file by lesson name, for the search entries that link it."""
 
     def render(self) -> Rendering:
         subject_docs = [self._subject(subject) for subject in self.resolved.subjects]
@@ -179,7 +179,7 @@ class _Renderer:
                 subject_id=subject.name,
                 subject_title=subject.title,
                 access_level=lesson.access.level.value,
-                url=self.options.link_prefix + paths.lesson_key(self.plan, lesson.name),
+                lesson=self.lessons[lesson.name],
             )
             for subject in self.resolved.subjects
             for track in subject.children
@@ -192,7 +192,6 @@ class _Renderer:
             entries,
             subject_titles={s.name: s.title for s in self.resolved.subjects},
             finalize=self._finalize,
-            link_prefix=self.options.link_prefix,
             shard_threshold=self.options.shard_threshold,
             shard_max_bytes=self.options.shard_max_bytes,
             now=self.now,
@@ -225,9 +224,6 @@ class _Renderer:
         self.documents.append(document)
         return document
 
-    def _link(self, document: Document) -> str:
-        return versioned_link(self.options.link_prefix, document)
-
     # -- lessons ----------------------------------------------------------------------
 
     def _lessons(self, unit: ResolvedNode, parent: dict[str, str]) -> dict[str, Document]:
@@ -257,6 +253,7 @@ class _Renderer:
             documents[lesson.name] = self._finalize(
                 paths.lesson_key(self.plan, lesson.name), DocKind.LESSON, content, expires_at
             )
+            self.lessons[lesson.name] = documents[lesson.name]
         return documents
 
     def _stages(self, lesson: ResolvedNode) -> tuple[list[dict[str, Any]], int | None]:
@@ -308,6 +305,7 @@ class _Renderer:
         lesson_docs = self._lessons(
             unit, {"unit_id": unit.name, "unit_title": unit.title, **parent}
         )
+        key = paths.unit_key(self.plan, unit.name)
         topics = [
             {
                 **_describe(topic),
@@ -318,7 +316,7 @@ class _Renderer:
                     {
                         **_describe(lesson),
                         "sort_order": lesson.node.sort_order,
-                        "url": self._link(lesson_docs[lesson.name]),
+                        "url": versioned_link(key, lesson_docs[lesson.name]),
                         "access": lesson.access.as_json(),
                         "stage_count": len(lesson_docs[lesson.name].content["stages"]),
                     }
@@ -342,9 +340,10 @@ class _Renderer:
             "topics": topics,
             "stats": {"topics": len(unit.children), "lessons": _count(unit, NodeKind.LESSON)},
         }
-        return self._finalize(paths.unit_key(self.plan, unit.name), DocKind.UNIT, content)
+        return self._finalize(key, DocKind.UNIT, content)
 
     def _subject(self, subject: ResolvedNode) -> Document:
+        key = paths.subject_key(self.plan, subject.name)
         tracks = []
         for track in subject.children:
             units = []
@@ -355,7 +354,7 @@ class _Renderer:
                         **_describe(unit),
                         "sort_order": unit.node.sort_order,
                         "is_linear": unit.is_linear,
-                        "url": self._link(document),
+                        "url": versioned_link(key, document),
                         "access": unit.access.as_json(),
                         "stats": document.content["stats"],
                     }
@@ -383,16 +382,17 @@ class _Renderer:
             "tracks": tracks,
             "stats": _stats(subject),
         }
-        return self._finalize(paths.subject_key(self.plan, subject.name), DocKind.SUBJECT, content)
+        return self._finalize(key, DocKind.SUBJECT, content)
 
     def _manifest(self, subject_docs: list[Document], search_index: Document) -> Document:
         plan = self.resolved.plan
+        manifest_key = paths.manifest_key(self.plan)
         subjects = [
             {
                 **_describe(subject),
                 "sort_order": subject.node.sort_order,
                 "is_linear": subject.is_linear,
-                "url": self._link(document),
+                "url": versioned_link(manifest_key, document),
                 "access": subject.access.as_json(),
                 "stats": document.content["stats"],
             }
@@ -406,10 +406,10 @@ class _Renderer:
             "title": plan.title,
             **_optional(season=plan.season, grade=plan.grade, stream=plan.stream),
             "subjects": subjects,
-            "search_index_url": self._link(search_index),
+            "search_index_url": versioned_link(manifest_key, search_index),
             "stats": totals,
         }
-        return self._finalize(paths.manifest_key(self.plan), DocKind.MANIFEST, content)
+        return self._finalize(manifest_key, DocKind.MANIFEST, content)
 
 
 def _stats(subject: ResolvedNode) -> dict[str, int]:
