@@ -30,11 +30,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import orjson
 
 from memora_cdn.core.documents import Published, dumps, sha256_hex
+from memora_cdn.core.links import resolve_link
 from memora_cdn.core.paths import DocKind, parse_key, readable, segment
 from memora_cdn.errors import RepairRefusedError, StoreError, StoreListingError
 from memora_cdn.state.repo import StateStore
@@ -201,21 +202,21 @@ def _reachable(store: ObjectStore, listed: list[str], links: Mapping[str, set[st
 
 
 def _outgoing(key: str, body: bytes | None) -> set[str]:
-    """The keys the links in a document may name. Links are `prefix + key` today and
-    relative references by SPEC §3: both readings are kept (protecting too much is safe)."""
+    """The keys the links in a document may name: relative references (SPEC §3), and the
+    root-relative `prefix + key` links of stores published by 0.1.0, which may still be in
+    the store (protecting too much is safe)."""
     try:
         document = orjson.loads(body) if body is not None else None
     except orjson.JSONDecodeError:
         return set()
     targets: set[str] = set()
-    for link in _links(document):
-        path = urlsplit(link).path
-        found = {urljoin(key, path)}
-        if path.startswith(PLANS):
-            found.add(path)
-        elif (at := path.find("/" + PLANS)) >= 0:
-            found.add(path[at + 1 :])
-        targets |= found | {unquote(target) for target in found}
+    for reference in _links(document):
+        target = resolve_link(key, reference)
+        if target is not None:
+            targets.add(target)
+        path = urlsplit(reference).path
+        if (at := path.find(PLANS)) >= 0 and (at == 0 or path[at - 1] == "/"):
+            targets |= {path[at:], unquote(path[at:])}  # 0.1.0: `prefix + key`
     return targets
 
 
