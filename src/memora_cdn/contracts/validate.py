@@ -5,9 +5,9 @@ uploaded; `validate_tree` is `memora-cdn validate DIR`: it reads a store root fr
 every file against the schema its key implies, and then checks that every link names a file
 that exists and, for a versioned link, that the file's SHA-256 still starts with its `?v=`.
 
-A schema's `description` is the message for the rule it states: the conditional branches
-(`then` / `else`) and the string formats (timestamps, links) carry one; plain keywords get a
-short message built here.
+A schema's `errorMessage` (the ajv-errors keyword) is the message for the rule it states: the
+conditional branches (`then` / `else`) and the string formats (timestamps, links) carry one;
+plain keywords get a short message built here. `description` documents a property.
 """
 
 from __future__ import annotations
@@ -23,13 +23,22 @@ from pathlib import Path
 from typing import Any
 
 import fastjsonschema
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator, SchemaError, ValidationError
 
-from memora_cdn.core.paths import DocKind, ParsedKey, parse_key, readable
+from memora_cdn.core.paths import (
+    PLANS_KEY,
+    SCHEMAS_PREFIX,
+    DocKind,
+    ParsedKey,
+    parse_key,
+    readable,
+    schema_key,
+    segment,
+)
 from memora_cdn.errors import StoreError
 from memora_cdn.store.local import FileStore
 
-__all__ = ["Problem", "schema", "validate_document", "validate_tree"]
+__all__ = ["Problem", "schema", "schema_body", "validate_document", "validate_tree"]
 
 _PACKAGE = "memora_cdn.contracts"
 
@@ -52,10 +61,15 @@ class Problem:
 
 
 @cache
+def schema_body(kind: DocKind) -> bytes:
+    """The JSON Schema of one kind of document, as shipped in the package (and published)."""
+    return files(_PACKAGE).joinpath(f"{kind.value}.schema.json").read_bytes()
+
+
+@cache
 def schema(kind: DocKind) -> Mapping[str, Any]:
     """The JSON Schema (draft 2020-12) of one kind of document, as shipped in the package."""
-    text = files(_PACKAGE).joinpath(f"{kind.value}.schema.json").read_text(encoding="utf-8")
-    loaded: dict[str, Any] = json.loads(text)
+    loaded: dict[str, Any] = json.loads(schema_body(kind))
     Draft202012Validator.check_schema(loaded)
     return loaded
 
@@ -129,7 +143,7 @@ def _problems(error: ValidationError, file: str) -> Iterator[Problem]:
 
 
 def _message(error: ValidationError) -> str:
-    described = error.schema.get("description") if isinstance(error.schema, Mapping) else None
+    described = error.schema.get("errorMessage") if isinstance(error.schema, Mapping) else None
     if isinstance(described, str):
         return described
     value = error.validator_value
@@ -200,18 +214,26 @@ class _Link:
     versioned: bool
 
 
+_SCHEMA_KEYS = {schema_key(kind): kind for kind in DocKind}
+
+
 def validate_tree(root: Path) -> list[Problem]:
-    """Every problem in the store tree at `root` (a folder holding `plans/`), sorted."""
-    if not (root / "plans").is_dir():
+    """Every problem in the store tree at `root` (a folder holding `plans/` and `plans.json`),
+    sorted. The published JSON Schemas under `schemas/v1/` are checked to be valid schemas of
+    documents we publish."""
+    if not (root / "plans").is_dir() and not (root / PLANS_KEY).is_file():
         return [Problem(".", "$", "no plans/ folder: the directory holds no published plans")]
     problems: list[Problem] = []
     digests: dict[str, str] = {}
     documents: dict[str, tuple[ParsedKey, Mapping[str, Any]]] = {}
+    listing: Mapping[str, Any] | None = None
     store = FileStore(root)  # the layout the folder store writes
     for key in sorted(store.list_keys()):
         parsed = parse_key(key)
-        if parsed is None:
-            problems.append(Problem(key, "$", "not a memora-cdn document"))
+        known = key == PLANS_KEY or key in _SCHEMA_KEYS
+        if parsed is None and not known:
+            what = "schema" if key.startswith(SCHEMAS_PREFIX) else "document"
+            problems.append(Problem(key, "$", f"not a memora-cdn {what}"))
             continue
         try:
             body = store.get(key)
@@ -236,13 +258,33 @@ def validate_tree(root: Path) -> list[Problem]:
         if not isinstance(document, Mapping):
             problems.append(Problem(key, "$", f"must be an object, not {_json_type(document)}"))
             continue
-        problems.extend(validate_document(parsed.kind, document, key))
-        problems.extend(_identity(key, parsed, document))
-        documents[key] = (parsed, document)
+        if key in _SCHEMA_KEYS:
+            problems.extend(_check_schema(key, document))
+        elif parsed is None:
+            problems.extend(validate_document(DocKind.PLANS, document, key))
+            listing = document
+        else:
+            problems.extend(validate_document(parsed.kind, document, key))
+            problems.extend(_identity(key, parsed, document))
+            documents[key] = (parsed, document)
     for key, (parsed, document) in documents.items():
         for link in _links(parsed.kind, document):
             problems.extend(_check_link(key, parsed.plan_segment, link, digests))
+    if listing is not None:
+        for index, plan in _items(listing.get("plans")):
+            url, plan_id = plan.get("manifest_url"), plan.get("id")
+            if isinstance(url, str) and isinstance(plan_id, str):
+                link = _Link(f"$.plans[{index}].manifest_url", url, DocKind.MANIFEST, False)
+                problems.extend(_check_link(PLANS_KEY, segment(plan_id), link, digests))
     return sorted(problems)
+
+
+def _check_schema(key: str, document: Mapping[str, Any]) -> Iterator[Problem]:
+    try:
+        Draft202012Validator.check_schema(document)
+    except SchemaError as exc:
+        where = _field(list(exc.absolute_path))
+        yield Problem(key, where, f"not a valid JSON Schema: {exc.message}")
 
 
 def _reject_constant(name: str) -> object:
