@@ -83,6 +83,16 @@ def finalize(
     return Document(key, kind, dumps(stamped), content_hash, version, stamped, expires_at)
 
 
+def link(prefix: str, key: str) -> str:
+    """The link to the file at `key` (every link is built here): a root-relative key."""
+    return f"{prefix}{key}"
+
+
+def versioned(url: str, body: bytes) -> str:
+    """`url` with the content version of `body`: `?v=` and its SHA-256's first 12 hex."""
+    return f"{url}?v={sha256_hex(body)[:12]}"
+
+
 def versioned_link(prefix: str, document: Document) -> str:
     """A root-relative link that changes whenever the linked file's bytes do."""
-    return f"{prefix}{document.key}?v={document.body_hash[:12]}"
+    return versioned(link(prefix, document.key), document.body)

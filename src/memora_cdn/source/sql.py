@@ -109,20 +109,18 @@ class SqlSource:
         with self.engine.connect() as conn:
             return [row[0] for row in conn.execute(select(plan.c.name).order_by(plan.c.name))]
 
+    def plans(self) -> list[Plan]:
+        """Every academic plan, published or not, with its titles (one query)."""
+        with self.engine.connect() as conn:
+            return [_plan(row) for row in conn.execute(self._plans_query()).mappings()]
+
     def load(self, plan_name: str) -> Snapshot | None:
         """The plan's snapshot, or None when no such plan exists."""
         with self.engine.connect() as conn:
             plan_row = conn.execute(self._plan_query(plan_name)).mappings().first()
             if plan_row is None:
                 return None
-            plan = Plan(
-                name=plan_row["name"],
-                title=_text(plan_row.get("title")) or plan_row["name"],
-                season=_text(plan_row.get("season_title")) or _text(plan_row.get("season")),
-                grade=_text(plan_row.get("grade_title")) or _text(plan_row.get("grade")),
-                stream=_text(plan_row.get("stream_title")) or _text(plan_row.get("stream")),
-                is_published=_check(plan_row, "is_published", 1),
-            )
+            plan = _plan(plan_row)
             if not plan.is_published:
                 return Snapshot(plan=plan)
             subject_names = self._plan_subject_names(plan_name)
@@ -170,6 +168,10 @@ class SqlSource:
     # -- statements ---------------------------------------------------------------------
 
     def _plan_query(self, plan_name: str) -> Select[Any]:
+        return self._plans_query().where(self._table(Doctype.PLAN).c.name == plan_name)
+
+    def _plans_query(self) -> Select[Any]:
+        """Every plan's row with the titles of its season, grade and stream."""
         plan = self._table(Doctype.PLAN)
         columns: list[Any] = list(plan.c)
         joined: Any = plan
@@ -184,7 +186,7 @@ class SqlSource:
             alias = linked.alias(f"{link}_t")
             joined = joined.outerjoin(alias, alias.c.name == plan.c[link])
             columns.append(alias.c.title.label(f"{link}_title"))
-        return select(*columns).select_from(joined).where(plan.c.name == plan_name)
+        return select(*columns).select_from(joined)
 
     def _plan_subject_query(self, plan_name: str) -> Select[Any]:
         rows = self._table(Doctype.PLAN_SUBJECT)
@@ -296,6 +298,17 @@ def _int(row: Mapping[Any, Any], column: str, default: int | None) -> int | None
         return int(value)
     except (TypeError, ValueError):
         return default
+
+
+def _plan(row: Mapping[Any, Any]) -> Plan:
+    return Plan(
+        name=row["name"],
+        title=_text(row.get("title")) or row["name"],
+        season=_text(row.get("season_title")) or _text(row.get("season")),
+        grade=_text(row.get("grade_title")) or _text(row.get("grade")),
+        stream=_text(row.get("stream_title")) or _text(row.get("stream")),
+        is_published=_check(row, "is_published", 1),
+    )
 
 
 def _node(kind: NodeKind, row: Mapping[Any, Any]) -> Node:

@@ -84,6 +84,18 @@ class StateStore:
                 for row in conn.execute(query)
             }
 
+    def holders(self, keys: Iterable[str]) -> set[tuple[str, str]]:
+        """(plan, key) for each of these keys that the index holds."""
+        wanted = sorted(set(keys))
+        found: set[tuple[str, str]] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                query = select(published_object.c.plan_id, published_object.c.key).where(
+                    published_object.c.key.in_(wanted[start : start + 500])
+                )
+                found.update((str(row[0]), str(row[1])) for row in conn.execute(query))
+        return found
+
     def record_upload(self, plan: str, key: str, entry: Published, at: datetime) -> None:
         """Note one uploaded file at once, so an interrupted build resumes after it."""
         row = {
