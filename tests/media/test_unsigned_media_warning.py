@@ -34,6 +34,7 @@ def build(site: Site) -> None:
     b.stage("P2", type="Question", config={"questions": [{"video_url": f"{MEDIA}/q.mp4"}]})
     b.stage("P3", config={"video_url": "", "poster": f"{MEDIA}/poster.png"})  # no media URL
     b.stage("P4", type="Text", config={"body": "see https://media.memora.example/x"})
+    b.stage("P4", config={"video_url": "http://[broken"})  # not a URL: no warning, no error
     b.stage("F1", config={"video_url": f"{MEDIA}/free.mp4"})  # not paid
 
 

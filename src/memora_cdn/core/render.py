@@ -214,7 +214,8 @@ class _Renderer:
                 if expires_at is not None:
                     expiries.append(expires_at)
             elif (
-                lesson.access.level is AccessLevel.PAID
+                self.options.media_keys
+                and lesson.access.level is AccessLevel.PAID
                 and lesson.name not in self.unsigned
                 and _holds_url(config, frozenset(self.options.media_keys))
             ):
@@ -376,7 +377,10 @@ def _holds_url(value: Any, keys: frozenset[str]) -> bool:
 def _is_url(value: Any) -> bool:
     if not isinstance(value, str):
         return False
-    parts = urlsplit(value.strip())
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:  # such as an unclosed IPv6 bracket: not a URL a player can open
+        return False
     return parts.scheme.lower() in ("http", "https", "s3") and bool(parts.netloc)
 
 
