@@ -758,3 +758,24 @@ def test_a_changed_file_is_purged_at_its_plain_and_its_new_versioned_url(world: 
         for key in result.uploaded_keys
     }
     assert set(purger.last()) == expected
+
+
+def test_plans_json_still_lists_a_plan_whose_build_finished_while_it_was_being_written(
+    world: World, tmp_path: Path
+) -> None:
+    """Another worker publishes plan B while this build (plan A) writes plans.json from an
+    index that had no B yet: the list is read again after the write, and B is not left out."""
+    catalogue_of_two_plans(world)
+    other = Publisher(SqlSource(world.engine), world.state, FileStore(tmp_path / "elsewhere"))
+    put = world.store.put
+
+    def put_while_b_lands(key: str, body: bytes, *, content_type: str, cache_control: str) -> None:
+        put(key, body, content_type=content_type, cache_control=cache_control)
+        if key == paths.PLANS_KEY and not world.state.published("B"):
+            other.publish("B")  # B's manifest is now in the index (its files in another folder)
+
+    world.store.put = put_while_b_lands  # type: ignore[method-assign]
+    (result,) = world.publish("A")
+    assert [plan["id"] for plan in world.doc(paths.PLANS_KEY)["plans"]] == ["B", "A"]
+    assert world.store.puts().count(paths.PLANS_KEY) == 2
+    assert result.store_keys[-1] == paths.PLANS_KEY

@@ -30,6 +30,8 @@ from memora_cdn.state.repo import StateStore, SyncCounts
 from memora_cdn.store.base import JSON_CONTENT_TYPE, ObjectStore
 
 Clock = Callable[[], float]
+_PLANS_REWRITES = 3
+"""How many times a build writes plans.json at most, when other builds change it meanwhile."""
 Progress = Callable[[int], None]
 
 
@@ -180,12 +182,24 @@ class Publisher:
     def _store_files(self, plan: str) -> list[tuple[str, bytes]]:
         """Bring the store-wide files in line, after the plan's manifest: the JSON Schemas
         under `schemas/v1/` and `plans.json`, each uploaded only when the store does not
-        already hold its content. Returns (key, body) of each upload."""
+        already hold its content. Returns (key, body) of each upload.
+
+        Builds of other plans may write `plans.json` at the same time, each from the index as
+        it saw it: after a write the list is read again, and written again if another plan's
+        manifest landed meanwhile, so the last writer does not leave that plan out.
+        """
         written = self._schemas()
-        listing = self._plans_listing(plan)
-        if listing is not None:
+        previous = _published_entry(self.store.get(paths.PLANS_KEY))
+        latest: Document | None = None
+        for _ in range(_PLANS_REWRITES):
+            listing = self._plans_listing(plan, previous)
+            if not _changed(listing, previous):
+                break
             self._put(listing)
-            written.append((listing.key, listing.body))
+            latest = listing
+            previous = Published(listing.content_hash, listing.version, listing.size)
+        if latest is not None:
+            written.append((latest.key, latest.body))
         return written
 
     def _schemas(self) -> list[tuple[str, bytes]]:
@@ -214,13 +228,12 @@ class Publisher:
         self._schemas_checked = True
         return written
 
-    def _plans_listing(self, plan: str) -> Document | None:
-        """`plans.json` when its content differs from the store's copy, else None. It lists the
-        plans published in the source whose manifest the index holds."""
+    def _plans_listing(self, plan: str, previous: Published | None) -> Document:
+        """`plans.json` as of now: the plans published in the source whose manifest the index
+        holds; `previous` (the copy in the store) gives the version of unchanged content."""
         published = [listed for listed in self.source.plans() if listed.is_published]
         manifests = {paths.manifest_key(listed.name): listed.name for listed in published}
         held = {owner for owner, key in self.state.holders(manifests) if manifests[key] == owner}
-        previous = _published_entry(self.store.get(paths.PLANS_KEY))
         document = render_plans(
             [listed for listed in published if listed.name in held],
             previous,
@@ -228,7 +241,7 @@ class Publisher:
             self.options.render.link_prefix,
         )
         self._validate(plan, [document])
-        return document if _changed(document, previous) else None
+        return document
 
     def _purge_urls(
         self, changed: Sequence[tuple[str, bytes]], deleted: Sequence[str]
