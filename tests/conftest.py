@@ -23,7 +23,8 @@ import itertools
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,9 @@ def _reason(error: BaseException) -> str:
 
 # -- SQL servers ------------------------------------------------------------------------
 
+_UNKNOWN_THREAD = 1094
+_CLOSING_GRACE_SECONDS = 2.0
+
 
 @dataclass
 class _SqlServer:
@@ -84,24 +88,32 @@ class _SqlServer:
         quoted = self.admin.dialect.identifier_preparer.quote(name)
         with self.admin.connect() as conn:
             if self.admin.dialect.name == "mysql":
-                # Connections a test leaked would hold metadata locks: end them first.
-                leaked: Sequence[object] = (
-                    conn.execute(
-                        sa.text(
-                            "SELECT id FROM information_schema.processlist "
-                            "WHERE db = :db AND id <> CONNECTION_ID()"
-                        ).columns(id=sa.Integer),
-                        {"db": name},
-                    )
-                    .scalars()
-                    .all()
-                )
-                for thread in leaked:
-                    conn.exec_driver_sql(f"KILL {int(str(thread))}")
+                # Connections still open would hold metadata locks: end them first.
+                for thread in self._connections_to(conn, name):
+                    try:
+                        conn.exec_driver_sql(f"KILL {thread}")
+                    except sa.exc.OperationalError as error:
+                        # 1094 "Unknown thread id": it ended between the query and the KILL.
+                        if error.orig.args[0] != _UNKNOWN_THREAD:  # type: ignore[union-attr]
+                            raise
                 conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
             else:
                 conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
         self.created.discard(name)
+
+    @staticmethod
+    def _connections_to(conn: sa.Connection, database: str) -> list[int]:
+        """Connections on `database` that outlive a grace period: a connection a test has
+        just closed is still listed until the server has processed its QUIT."""
+        query = sa.text(
+            "SELECT id FROM information_schema.processlist WHERE db = :db AND id <> CONNECTION_ID()"
+        ).columns(id=sa.Integer)
+        deadline = time.monotonic() + _CLOSING_GRACE_SECONDS
+        while True:
+            threads = [int(thread) for thread in conn.execute(query, {"db": database}).scalars()]
+            if not threads or time.monotonic() >= deadline:
+                return threads
+            time.sleep(0.05)
 
     def url_for(self, database: str) -> str:
         url = sa.make_url(self.service.url).set(database=database)

@@ -6,13 +6,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from memora_cdn.cli import app
-
-runner = CliRunner()
+from clirun import invoke
 
 
 @pytest.fixture
@@ -20,13 +18,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_settings_env: No
     """An empty working folder with the embedded defaults (./memora.db, ./cdn-out)."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_demo_publishes_a_valid_store_and_the_second_run_uploads_nothing(workdir: Path) -> None:
@@ -154,13 +145,206 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
     assert "Example: memora-cdn " in out
 
 
-def test_commands_on_a_fresh_folder_explain_what_is_missing(workdir: Path) -> None:
+def test_commands_on_a_fresh_folder_explain_what_is_missing_and_create_nothing(
+    workdir: Path,
+) -> None:
+    for command in (["sync", "--all"], ["status"]):
+        code, out, err = invoke(*command)
+        assert (code, out) == (8, "")
+        assert err == (
+            "error: no database at memora.db (database_url); check the path, or create it "
+            "with `memora-cdn init --content-schema` (or `memora-cdn demo`)\n"
+        )
+    assert not (workdir / "memora.db").exists()
+    assert invoke("init")[0] == 0
     code, _, err = invoke("sync", "--all")
     assert code == 3
     assert err == (
         "error: source table `tabMemora Academic Plan` is missing; "
         "run `memora-cdn init --content-schema`\n"
     )
-    code, out, _ = invoke("status")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status"],
+        ["sync"],
+        ["sync", "--all"],
+        ["rebuild", "PLAN-G10-SCI"],
+        ["notify", "Memora Lesson", "LES-00001"],
+        ["scan"],
+        ["dead-letter", "list"],
+        ["dead-letter", "clear", "--all"],
+        ["verify"],
+    ],
+    ids=lambda command: " ".join(command),
+)
+@pytest.mark.parametrize("setting", ["database_url", "state_database_url"])
+def test_a_mistyped_sqlite_path_is_an_error_and_creates_no_file(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], setting: str
+) -> None:
+    assert invoke("init", "--content-schema")[0] == 0
+    monkeypatch.setenv(f"MEMORA_CDN_{setting.upper()}", "sqlite:///memroa.db")
+    code, out, err = invoke(*command)
+    assert (code, out) == (8, "")
+    assert err == (
+        f"error: no database at memroa.db ({setting}); check the path, or create it with "
+        "`memora-cdn init --content-schema` (or `memora-cdn demo`)\n"
+    )
+    assert not (workdir / "memroa.db").exists()
+
+
+def test_rebuild_of_a_plan_that_does_not_exist_is_an_error_and_builds_nothing(
+    workdir: Path,
+) -> None:
+    assert invoke("demo")[0] == 0
+    code, out, err = invoke("rebuild", "PLAN-G10-SCI", "PLAN-NOPE")
+    assert (code, out) == (8, "")
+    assert err == (
+        "error: no plan named 'PLAN-NOPE' in the source database or the published index; "
+        "nothing rebuilt\n"
+    )
+    status = json.loads(invoke("status", "--json")[1])
+    assert status["queue"]["pending"] == 0
+    assert {s["plan_id"] for s in status["recent_syncs"]} == {
+        "PLAN-G10-SCI",
+        "PLAN-G10-LIT",
+        "PLAN-G12-SCI",
+        "PLAN-G11-GEN",
+    }
+    assert len(status["recent_syncs"]) == 4  # the demo's builds only
+
+
+def test_a_misspelt_variable_warns_on_stderr_naming_the_closest_setting(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert invoke("init")[0] == 0
+    monkeypatch.setenv("MEMORA_CDN_STROE", "file://./elsewhere")
+    code, _, err = invoke("status")
     assert code == 0
-    assert "Nothing published yet." in out
+    assert err == (
+        "warning: MEMORA_CDN_STROE is not a setting and is ignored; "
+        "did you mean MEMORA_CDN_STORE (store)?\n"
+    )
+
+
+def test_demo_refuses_a_database_holding_content_it_did_not_seed(workdir: Path) -> None:
+    import sqlalchemy as sa
+
+    assert invoke("init", "--content-schema")[0] == 0
+    engine = sa.create_engine("sqlite:///memora.db")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO `tabMemora Academic Plan` (name, title, is_published) "
+                "VALUES ('PLAN-REAL-2027', 'A real plan', 1)"
+            )
+        )
+    code, out, err = invoke("demo")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: the demo refuses this database: `tabMemora Academic Plan` holds rows it did "
+        "not seed ('PLAN-REAL-2027'); point database_url at a database of the demo's own\n"
+    )
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM `tabMemora Subject`")).scalar() == 0
+    engine.dispose()
+    assert not (workdir / "cdn-out").exists()
+
+
+def test_demo_refuses_a_site_database_with_frappe_tables_it_does_not_use(workdir: Path) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine("sqlite:///site.db")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE `tabUser` (name VARCHAR(140) PRIMARY KEY)"))
+    code, _, err = invoke("--config", str(_config(workdir, "sqlite:///site.db")), "demo")
+    assert code == 2
+    assert err == (
+        "error: the demo refuses this database: `tabUser` holds a table it does not seed; "
+        "point database_url at a database of the demo's own\n"
+    )
+    assert set(sa.inspect(engine).get_table_names()) == {"tabUser"}
+    engine.dispose()
+
+
+def _config(folder: Path, database_url: str) -> Path:
+    config = folder / "memora.toml"
+    config.write_text(f'database_url = "{database_url}"\n', encoding="utf-8")
+    return config
+
+
+def test_a_failed_rebuild_prints_its_failure_once_and_exits_with_its_code(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy as sa
+
+    assert invoke("demo")[0] == 0
+    engine = sa.create_engine("sqlite:///memora.db")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE `tabMemora Lesson` SET title = 'New' WHERE name = 'LES-00001'")
+        )
+    engine.dispose()
+    (workdir / "not-a-folder").write_text("x")
+    monkeypatch.setenv("MEMORA_CDN_STORE", "file://./not-a-folder")
+    result = subprocess.run(
+        [sys.executable, "-m", "memora_cdn", "rebuild", "PLAN-G10-SCI"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 6  # a store error
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("failed PLAN-G10-SCI: store error on '.memora-cdn-store.json': ")
+    assert "; retry at " in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown", "reason"),
+    [
+        ("oracle://x/y", "oracle://x/y", "no driver installed for it (No module named 'oracledb')"),
+        (
+            "mysql://u:pw@host:notaport/db",
+            "mysql://u:***@host:notaport/db",
+            "not a usable database URL (invalid literal for int() with base 10: 'notaport')",
+        ),
+    ],
+)
+def test_an_unusable_database_url_is_one_line_with_exit_2_and_no_password(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, url: str, shown: str, reason: str
+) -> None:
+    monkeypatch.setenv("MEMORA_CDN_DATABASE_URL", url)
+    result = subprocess.run(
+        [sys.executable, "-m", "memora_cdn", "status"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"error: invalid setting database_url={shown}: {reason}\n"
+    assert ":pw@" not in result.stderr
+
+
+def test_ctrl_c_while_the_command_line_loads_is_one_line_and_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import builtins
+
+    from memora_cdn.__main__ import main
+
+    real_import = builtins.__import__
+
+    def interrupted_import(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "memora_cdn.cli":
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted_import)
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 130
+    assert capsys.readouterr() == ("", "error: interrupted\n")

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from catalogue import CatalogueBuilder, create_content_schema
 from memora_cdn.contracts.validate import schema_body, validate_tree
 from memora_cdn.core import paths
+from memora_cdn.core.links import resolve_link
 from memora_cdn.core.model import Doctype, SyncStatus
 from memora_cdn.core.paths import DocKind
 from memora_cdn.core.render import RenderOptions
@@ -25,6 +26,7 @@ from memora_cdn.source.schema import content_metadata
 from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore
 from memora_cdn.store.local import FileStore
+from memora_cdn.store.marker import write_marker
 
 CONTENT = content_metadata()
 
@@ -64,6 +66,8 @@ class World:
         self.state = StateStore(engine)
         self.state.create_schema()
         self.store = RecordingStore(root)
+        write_marker(self.store)  # marked up front, so `ops` holds the documents only
+        self.store.reset()
         self.ticks = itertools.count(1_790_000_000, 60)
         self.publisher = Publisher(
             SqlSource(engine),
@@ -283,7 +287,8 @@ def test_501_lessons_shard_the_index_by_subject_with_every_shard_within_100000_b
     assert (index["is_sharded"], index["total_lessons"]) == (True, 501)
     assert "entries" not in index
     shard_keys = {key for key in world.keys("P") if "/search/" in key}
-    assert {s["url"].split("?")[0] for s in index["shards"]} == shard_keys
+    index_key = "plans/P/search_index.json"
+    assert {resolve_link(index_key, s["url"]) for s in index["shards"]} == shard_keys
     sizes = [len(world.store.get(key) or b"") for key in shard_keys]
     assert max(sizes) <= 100_000
     assert len(shard_keys) > 2, "subjects this large are split into numbered parts"
@@ -306,9 +311,10 @@ def test_publishing_twice_with_no_change_writes_nothing_the_second_time(world: W
 
 
 @pytest.mark.parametrize("plan_has_lesson", [True])
-def test_changing_one_stage_config_rewrites_exactly_4_files_in_each_plan_with_the_lesson(
+def test_changing_one_stage_config_rewrites_exactly_5_files_in_each_plan_with_the_lesson(
     world: World, plan_has_lesson: bool
 ) -> None:
+    # 5, not 4, since search entries carry `?v=` (SPEC §3): the search index links the lesson.
     shared_subject(world)
     lessons_in(world, "Z", subjects=1, lessons=3)  # a plan without the lesson
     world.publish("X", "Y", "Z")
@@ -321,6 +327,7 @@ def test_changing_one_stage_config_rewrites_exactly_4_files_in_each_plan_with_th
             f"plans/{plan}/lessons/U1L2.json",
             f"plans/{plan}/units/U1.json",
             f"plans/{plan}/subjects/A.json",
+            f"plans/{plan}/search_index.json",
             f"plans/{plan}/manifest.json",
         }
     assert not [key for key in world.store.puts() if key.startswith("plans/Z/")]
@@ -394,7 +401,7 @@ def test_a_failed_upload_resumes_without_reuploading_what_landed(world: World) -
     landed = world.store.puts()
     assert 3 <= len(landed) <= 5, "uploads in flight finish; no later kind starts"
     assert all("/lessons/" in key for key in landed)
-    assert set(world.state.published("Y")) == set(landed)
+    assert set(world.state.published(world.store.identity, "Y")) == set(landed)
     assert "plans/Y/manifest.json" not in world.keys("Y")
     log = world.state.sync_log(plan="Y")[0]
     assert log.status is SyncStatus.FAILED
@@ -434,7 +441,7 @@ def test_a_plan_unpublished_or_deleted_has_its_folder_removed(world: World, how:
     (result,) = world.publish("X")
     assert result.removed
     assert world.keys("X") == set()
-    assert world.state.published("X") == {}
+    assert world.state.published(world.store.identity, "X") == {}
     assert world.keys("Y")
 
 
@@ -457,7 +464,8 @@ def test_awkward_names_produce_files_inside_the_store_whose_links_resolve(world:
     assert all(p.resolve().is_relative_to(root) for p in files)
     in_plan = [p for p in files if p.is_relative_to(root / "plans")]
     assert len(in_plan) == 1 + 1 + len(names) * 2 + 1  # manifest, subject, units+lessons, index
-    assert len(files) == len(in_plan) + 1 + len(DocKind)  # plans.json, schemas/v1/
+    # the store's marker, plans.json and schemas/v1/
+    assert len(files) == len(in_plan) + 1 + 1 + len(DocKind)
     assert validate_tree(root) == []
     assert not (root.parent / "x.json").exists()
 
@@ -483,10 +491,10 @@ def test_a_long_name_is_stored_at_exactly_the_path_its_link_names(
     world.publish(plan)
     root = world.store.root
     unit = json.loads((root / paths.unit_key(plan, "U")).read_bytes())
-    link = unit["topics"][0]["lessons"][0]["url"].partition("?")[0]
-    assert link == paths.lesson_key(plan, lesson)
-    assert all(len(part.encode()) <= 255 for part in link.split("/"))
-    assert json.loads((root / link).read_bytes())["id"] == lesson
+    key = resolve_link(paths.unit_key(plan, "U"), unit["topics"][0]["lessons"][0]["url"])
+    assert key == paths.lesson_key(plan, lesson)
+    assert all(len(part.encode()) <= 255 for part in key.split("/"))
+    assert json.loads((root / key).read_bytes())["id"] == lesson
     assert validate_tree(root) == []
 
 
@@ -505,7 +513,7 @@ def test_a_split_subject_and_a_subject_named_like_its_part_keep_every_lesson_in_
             b.lesson(f"{subject}-L{n:02}", f"{subject}-TP", title="عنوان " * 10, sort_order=n)
     world.publish("P")
     index = world.doc("plans/P/search_index.json")
-    shard_keys = [s["url"].partition("?")[0] for s in index["shards"]]
+    shard_keys = [resolve_link("plans/P/search_index.json", s["url"]) for s in index["shards"]]
     assert "plans/P/search/S.1.json" in shard_keys
     assert "plans/P/search/S/2.json" in shard_keys
     found = sorted(e["lesson_id"] for key in shard_keys for e in world.doc(key)["entries"])
@@ -547,13 +555,21 @@ def test_bad_content_still_publishes_and_the_sync_log_lists_a_warning_for_each(
 ) -> None:
     shared_subject(world)
     b = world.build
-    b.lesson("ORPHAN", "TP-GONE")
+    b.lesson("ORPHAN", "TP1")
+    world.publish("Y")
+    # Y published ORPHAN; its topic link now names no topic (an orphan of Y's, SPEC §2).
+    with world.engine.begin() as conn:
+        lessons = CONTENT.tables[Doctype.LESSON.table]
+        conn.execute(
+            sa.update(lessons).where(lessons.c.name == "ORPHAN").values(parent_topic="TP-GONE")
+        )
     b.stage("U1L1", name="BAD-JSON", type="Text", config='{"body": ')
     b.override("Y", "Memora Lesson", "NO-SUCH-LESSON", "Rename", "x")
     b.override("Y", "Memora Unit", "U1", "Teleport")
     b.override("Y", "Memora Unit", "U1", "Set Access Level", "premium")
     (result,) = world.publish("Y")
     log = world.state.sync_log(plan="Y")[0]
+    assert log.id == result.log_id
     assert log.status is SyncStatus.SUCCESS
     assert log.warnings == result.warnings
     text = "\n".join(log.warnings)
@@ -567,9 +583,6 @@ def test_bad_content_still_publishes_and_the_sync_log_lists_a_warning_for_each(
     assert [s["config"] for s in stages] == [{"body": "…"}, {}]
 
 
-# -- plans.json and schemas/v1/: the store-wide files (issue 8, items 2-3) ------------------
-
-
 class RecordingPurger:
     """A purger that remembers every URL it was asked to purge, call by call."""
 
@@ -580,8 +593,39 @@ class RecordingPurger:
         self.calls.append(list(keys))
         return PurgeReport(urls=len(keys), requests=1)
 
+    @property
+    def purged(self) -> list[str]:
+        return [url for call in self.calls for url in call]
+
     def last(self) -> list[str]:
         return self.calls[-1] if self.calls else []
+
+
+def test_purged_urls_are_keys_in_url_form_with_the_store_prefix(world: World) -> None:
+    # SPEC §4: `cdn_base_url` + the key in URL form, as links write it. Before, the key went
+    # as it is, and the CDN decoded `a%20b.json` to a URL it never cached.
+    purger = RecordingPurger()
+    world.publisher = Publisher(
+        SqlSource(world.engine),
+        world.state,
+        world.store,
+        PublishOptions(store_prefix="cdn/v1/"),
+        purger=purger,
+    )
+    b = world.build
+    b.plan("P 1", subjects=["S"])
+    b.subject("S")
+    b.track("T", "S")
+    b.unit("U", "T")
+    b.topic("TP", "U")
+    b.lesson("50% a b", "TP")
+    world.publish("P 1")
+    assert "cdn/v1/plans/P%201/lessons/50%25%20a%20b.json" not in purger.purged
+    assert "cdn/v1/plans/P%25201/lessons/50%2525%2520a%2520b.json" in purger.purged
+    assert "cdn/v1/plans/P%25201/manifest.json" in purger.purged
+
+
+# -- plans.json and schemas/v1/: the store-wide files (issue 8, items 2-3) ------------------
 
 
 def catalogue_of_two_plans(world: World) -> None:
@@ -761,18 +805,20 @@ def test_a_changed_file_is_purged_at_its_plain_and_its_new_versioned_url(world: 
 
 
 def test_plans_json_still_lists_a_plan_whose_build_finished_while_it_was_being_written(
-    world: World, tmp_path: Path
+    world: World,
 ) -> None:
     """Another worker publishes plan B while this build (plan A) writes plans.json from an
     index that had no B yet: the list is read again after the write, and B is not left out."""
     catalogue_of_two_plans(world)
-    other = Publisher(SqlSource(world.engine), world.state, FileStore(tmp_path / "elsewhere"))
+    # The other worker: its own publisher and store client on the same store.
+    other = Publisher(SqlSource(world.engine), world.state, FileStore(world.store.root))
     put = world.store.put
+    store = world.store.identity
 
     def put_while_b_lands(key: str, body: bytes, *, content_type: str, cache_control: str) -> None:
         put(key, body, content_type=content_type, cache_control=cache_control)
-        if key == paths.PLANS_KEY and not world.state.published("B"):
-            other.publish("B")  # B's manifest is now in the index (its files in another folder)
+        if key == paths.PLANS_KEY and not world.state.published(store, "B"):
+            other.publish("B")  # B's manifest is now in the store and the index
 
     world.store.put = put_while_b_lands  # type: ignore[method-assign]
     (result,) = world.publish("A")

@@ -217,7 +217,7 @@ class StoreMachine(RuleBasedStateMachine):
         self.repair()
 
     def repair(self) -> None:
-        report = verify(self.s.app.store, self.s.app.state, repair=True)
+        report = verify(self.s.app.store, self.s.app.state, repair=True, yes=True)
         if report.plans_to_rebuild:
             self.s.app.intake.queue_plans(list(report.plans_to_rebuild), trigger=Trigger.MANUAL)
         self.drain()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 import threading
@@ -19,11 +20,18 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.core.render import RenderOptions
-from memora_cdn.errors import SettingError
+from memora_cdn.errors import (
+    DatabaseDeniedError,
+    DatabaseLoginError,
+    DatabaseNotFoundError,
+    SettingError,
+    StateTablesDeniedError,
+    UnavailableError,
+)
 from memora_cdn.media.signing import make_config_signer
 from memora_cdn.publish import Clock, Publisher, PublishOptions
 from memora_cdn.purge.base import NoPurger, Purger
@@ -38,6 +46,7 @@ from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore
 from memora_cdn.store.base import ObjectStore
 from memora_cdn.store.local import FileStore
+from memora_cdn.store.marker import adopt
 from memora_cdn.store.s3 import S3Store, parse_store_url, s3_client
 from memora_cdn.sync.intake import Intake
 from memora_cdn.sync.processor import BatchProcessor
@@ -61,9 +70,71 @@ def make_engine(url: str, setting: str = "database_url") -> Engine:
         return create_engine(
             parsed, pool_pre_ping=True, pool_recycle=3600, isolation_level="READ COMMITTED"
         )
-    except (ArgumentError, NoSuchModuleError, ValueError) as error:
-        shown = url if "@" not in url else make_url(url).render_as_string(hide_password=True)
-        raise SettingError(setting, shown, f"not a usable database URL ({error})") from None
+    except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as error:
+        reason = (
+            f"no driver installed for it ({error})"
+            if isinstance(error, ImportError)
+            else f"not a usable database URL ({error})"
+        )
+        raise SettingError(setting, safe_url(url), reason) from None
+
+
+_PASSWORD = re.compile(r"^(?P<scheme>[^:/]+://[^:@/]*):[^@/]*@")
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may be shown: any password replaced by `***` (even in a URL that
+    does not parse)."""
+    return _PASSWORD.sub(r"\g<scheme>:***@", url)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory ones)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):  # a URI filename (`?uri=true`)
+        if "mode=memory" in database:
+            return None
+        database = database.removeprefix("file:").split("?", 1)[0]
+    return Path(database)
+
+
+# Driver error numbers and SQLSTATEs (MariaDB/MySQL: pymysql `args[0]`; PostgreSQL: psycopg
+# `sqlstate`), sorted into what the user has to do about them.
+_LOGIN_REFUSED: set[object] = {1045, 1698, "28P01", "28000"}
+_DENIED: set[object] = {1044, 1142, 1143, 1227, "42501"}
+_NO_DATABASE: set[object] = {1049, "3D000"}
+
+
+def database_error(
+    error: DBAPIError, setting: str, url: str, *, creating: bool = False
+) -> Exception:
+    """The typed error for a driver error on the database of `setting`: wrong password or
+    user, access denied (when `creating` the state tables: the fix is state_database_url),
+    a database that does not exist, or one that cannot be reached."""
+    orig = error.orig
+    args = getattr(orig, "args", ())
+    # pymysql errors carry both an error number (`args[0]`) and a SQLSTATE.
+    codes = {getattr(orig, "sqlstate", None), args[0] if args else None}
+    text = " ".join(str(orig).split()) or type(orig).__name__
+    shown = safe_url(url)
+    if codes & _LOGIN_REFUSED or "password authentication failed" in text:
+        return DatabaseLoginError(setting, shown, text)
+    denied = bool(codes & _DENIED) or "readonly database" in text or "permission denied" in text
+    if denied and creating:
+        return StateTablesDeniedError(setting, shown, text)
+    if denied:
+        return DatabaseDeniedError(setting, shown, text)
+    if codes & _NO_DATABASE:
+        return DatabaseNotFoundError(setting, shown)
+    if isinstance(error, OperationalError):
+        return UnavailableError(f"the database at {shown} ({setting})", text)
+    return error
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -79,7 +150,7 @@ def _secrets(settings: Settings) -> list[str]:
 
 
 def make_store(settings: Settings, closers: list[Callable[[], object]]) -> tuple[ObjectStore, str]:
-    """The object store, and the prefix its keys carry (links and purged URLs include it)."""
+    """The object store, and the prefix its keys carry (purged URLs include it)."""
     if settings.store.startswith("file://"):
         return FileStore(settings.store_path), ""
     bucket, prefix = parse_store_url(settings.store)
@@ -91,7 +162,10 @@ def make_store(settings: Settings, closers: list[Callable[[], object]]) -> tuple
         max_pool_connections=max(settings.upload_concurrency, 10),
     )
     closers.append(client.close)
-    return S3Store(client, bucket, prefix, redact=_secrets(settings)), prefix
+    store = S3Store(
+        client, bucket, prefix, redact=_secrets(settings), endpoint_url=settings.s3_endpoint_url
+    )
+    return store, prefix
 
 
 def make_purger(settings: Settings, closers: list[Callable[[], object]]) -> Purger:
@@ -146,6 +220,13 @@ class App:
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC).replace(tzinfo=None)
 
+    def prepare(self) -> None:
+        """Create the state tables, or upgrade those of an earlier release in place; a store
+        that release 0.1.0 published to (unmarked then) is marked, as its index was kept."""
+        self.state.create_schema(
+            store=self.store.identity, now=self.now(), adopt=lambda: adopt(self.store)
+        )
+
     def housekeeping(self, interval_seconds: float) -> list[str]:
         """The worker's chores every tick: drain the SQL fallback into Redis once it answers
         again, and queue plans whose signed media URLs expire before the next batches could
@@ -163,7 +244,7 @@ class App:
             + interval_seconds
             + self.settings.lock_ttl_seconds
         )
-        expiring = sorted(self.state.expiring_plans(before=int(horizon)))
+        expiring = sorted(self.state.expiring_plans(self.store.identity, before=int(horizon)))
         if expiring:
             self.intake.queue_plans(expiring, trigger=Trigger.SCHEDULER)
         return expiring
@@ -190,12 +271,12 @@ def build_app(settings: Settings, clock: Clock = time.time) -> App:
     store, prefix = make_store(settings, closers)
     options = PublishOptions(
         render=RenderOptions(
-            link_prefix=prefix,
             shard_threshold=settings.shard_threshold,
             shard_max_bytes=settings.shard_max_bytes,
             sign=make_config_signer(settings),
             media_keys=settings.signed_keys,
         ),
+        store_prefix=prefix,
         upload_concurrency=settings.upload_concurrency,
         manifest_cache_seconds=settings.manifest_cache_seconds,
         document_cache_seconds=settings.document_cache_seconds,
@@ -237,14 +318,43 @@ def build_app(settings: Settings, clock: Clock = time.time) -> App:
 
 
 @contextmanager
-def running(settings: Settings) -> Iterator[App]:
-    """The application for one command; its own state tables are created if missing."""
+def running(settings: Settings, *, create: bool = False) -> Iterator[App]:
+    """The application for one command; its own state tables are created if missing.
+
+    A SQLite file that is not there is an error unless `create` (`init`, `demo`): a
+    mistyped path must not become a new, empty database. Connection problems are raised as
+    the typed errors of `database_error`, naming the setting to fix.
+    """
+    if not create:
+        for setting, url in (
+            ("database_url", settings.database_url),
+            ("state_database_url", settings.state_url),
+        ):
+            path = sqlite_file(url)
+            if path is not None and not path.exists():
+                raise DatabaseNotFoundError(setting, str(path))
     app = build_app(settings)
     try:
-        app.state.create_schema()
+        _connect(app.source.engine, "database_url", settings.database_url)
+        try:
+            app.prepare()
+        except DBAPIError as error:
+            raise database_error(
+                error, "state_database_url", settings.state_url, creating=True
+            ) from None
         yield app
     finally:
         app.close()
+
+
+def _connect(engine: Engine, setting: str, url: str) -> None:
+    """Open (and return to the pool) one connection, so that a wrong password, a denied
+    database or an unreachable server is reported against the setting that names it."""
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as error:
+        raise database_error(error, setting, url) from None
 
 
 _process_app: App | None = None
@@ -260,6 +370,6 @@ def process_app() -> App:
         if _process_app is None:
             config = os.environ.get("MEMORA_CDN_CONFIG")
             application = build_app(load_settings(Path(config) if config else None))
-            application.state.create_schema()
+            application.prepare()
             _process_app = application
         return _process_app

@@ -6,13 +6,14 @@ reports failures as one line on stderr with a non-zero exit status (see `errors.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -22,13 +23,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from memora_cdn.app import App, running
+from memora_cdn.app import App, make_engine, running
 from memora_cdn.core.events import Action
-from memora_cdn.core.model import SyncStatus, Trigger
-from memora_cdn.errors import MemoraCdnError, UnavailableError
+from memora_cdn.core.model import Orphan, SyncStatus, Trigger
+from memora_cdn.errors import Interrupted, MemoraCdnError, PlanNotFoundError, UnavailableError
 from memora_cdn.publish import PublishResult
 from memora_cdn.settings import Settings, load_settings
 from memora_cdn.state.scan_state import ScanStateStore
+from memora_cdn.store.base import MARKER
+from memora_cdn.store.verify import REPAIR_DELETE_LIMIT
 from memora_cdn.sync.intake import IntakeResult
 from memora_cdn.sync.processor import BatchReport, BuildOutcome
 from memora_cdn.sync.rq_jobs import RqDispatcher
@@ -89,6 +92,8 @@ def _guarded(function: F) -> Callable[..., None]:
             function(*args, **kwargs)
         except MemoraCdnError as error:
             _fail(str(error), error.exit_code)
+        except KeyboardInterrupt:
+            _fail(str(Interrupted()), Interrupted.exit_code)
         except OperationalError as error:
             unavailable = UnavailableError("the database", _first_line(error.orig))
             _fail(str(unavailable), unavailable.exit_code)
@@ -107,9 +112,22 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+class _OneLine(logging.Handler):
+    """Warnings of a one-shot command: one line each on stderr, never a traceback (the
+    command reports its failures itself)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"warning: {record.getMessage()}", markup=False, highlight=False)
+
+
+_one_line = _OneLine(logging.WARNING)
+
+
 @app.callback()
 def _root(ctx: typer.Context, config: ConfigOption = None) -> None:
     ctx.obj = config
+    if _one_line not in log.handlers:
+        log.addHandler(_one_line)
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -134,8 +152,7 @@ def init(
     from memora_cdn.source.schema import content_metadata
 
     settings = _settings(ctx)
-    with running(settings) as application:
-        application.state.create_schema()
+    with running(settings, create=True) as application:
         if content_schema:
             content_metadata().create_all(application.source.engine)
     what = "state and content tables" if content_schema else "state tables"
@@ -152,15 +169,18 @@ def _process(
     by the worker, and make the command exit non-zero."""
     total = application.queue.stats(application.now()).pending if plans is None else len(plans)
     processor = application.processor(stop)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as progress:
+    with (
+        _sigterm_interrupts(),
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as progress,
+    ):
         task = progress.add_task("Publishing", total=max(total, 1))
 
         def advance(outcome: BuildOutcome) -> None:
@@ -171,19 +191,33 @@ def _process(
                 err.print(f"{state} {outcome.plan}: {outcome.error}{when}", markup=False)
 
         report = processor.run(Trigger.MANUAL, plans=plans, on_outcome=advance)
-    _print_results(o.result for o in report.succeeded if o.result is not None)
+    succeeded = [o.result for o in report.succeeded if o.result is not None]
+    if succeeded or not report.failed:
+        _print_results(succeeded)
     return report
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM interrupts like Ctrl-C while plans are built: the plan in hand goes back to
+    the queue and the command exits 130 (SPEC §8)."""
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _every_plan(application: App) -> list[str]:
     """Plans in the source, and plans published before (which may have to be removed)."""
-    published = {p.plan_id for p in application.state.publications()}
+    published = {p.plan_id for p in application.state.publications(application.store.identity)}
     return sorted(set(application.source.plan_names()) | published)
 
 
 def _exit_for(report: BatchReport) -> None:
+    """A batch with failures exits with its first failure's code (errors.py)."""
     if report.failed:
-        raise typer.Exit(1)
+        raise typer.Exit(report.failed[0].exit_code or 1)
 
 
 def _print_results(results: Iterable[PublishResult]) -> None:
@@ -212,7 +246,8 @@ def _print_results(results: Iterable[PublishResult]) -> None:
     uploaded = sum(r.counts.files_uploaded for r in results)
     deleted = sum(r.counts.files_deleted for r in results)
     if uploaded == 0 and deleted == 0:
-        out.print(f"Nothing to upload: all {len(results)} plans are up to date.")
+        if results:  # nothing built (all skipped) is never "up to date"
+            out.print(f"Nothing to upload: all {len(results)} plans are up to date.")
     else:
         sent = sum(r.counts.bytes_uploaded for r in results)
         out.print(f"Uploaded {uploaded} files ({sent:,} bytes), deleted {deleted}.")
@@ -237,9 +272,14 @@ def sync(
         if all_plans:
             plans = _every_plan(application)
             application.intake.queue_plans(plans, trigger=Trigger.MANUAL)
-        elif application.queue.stats(application.now()).pending == 0:
-            out.print("Nothing pending.")
-            return
+        else:
+            queue = application.queue.stats(application.now())
+            if queue.pending == 0:
+                out.print("Nothing pending.")
+                if queue.processing:
+                    held = f"{queue.processing} plan{'s are' if queue.processing != 1 else ' is'}"
+                    out.print(f"skipped: {held} being built by another worker.")
+                return
         _exit_for(_process(application))
 
 
@@ -256,12 +296,20 @@ def rebuild(
     """
     settings = _settings(ctx)
     with running(settings) as application:
+        unknown = sorted(set(plans) - set(_every_plan(application)))
+        if unknown:
+            raise PlanNotFoundError(unknown)
         application.intake.queue_plans(plans, trigger=Trigger.MANUAL)
         report = _process(application, plans=plans)
         built = {o.plan for o in report.outcomes}
         for plan in plans:
             if plan not in built:
-                out.print(f"{plan} is being built by another worker; it will be built again after.")
+                out.print(
+                    f"skipped: {plan} is being built by another worker; "
+                    "queued to be built again after it.",
+                    markup=False,
+                    highlight=False,
+                )
         _exit_for(report)
 
 
@@ -271,11 +319,15 @@ def demo(ctx: typer.Context) -> None:
 
     Example: memora-cdn demo
     """
-    from memora_cdn.demo import seed
+    from memora_cdn.demo import refuse_foreign_content, seed
 
     settings = _settings(ctx)
-    with running(settings) as application:
-        application.state.create_schema()
+    engine = make_engine(settings.database_url)
+    try:
+        refuse_foreign_content(engine)
+    finally:
+        engine.dispose()
+    with running(settings, create=True) as application:
         seeded = seed(application.source.engine)
         out.print(
             f"Demo catalogue: {seeded.total} rows added"
@@ -360,6 +412,7 @@ def worker(ctx: typer.Context) -> None:
     Example: MEMORA_CDN_BATCH_INTERVAL_MINUTES=1 memora-cdn worker
     """
     settings = _settings(ctx)
+    log.removeHandler(_one_line)  # a long-running process logs everything, with tracebacks
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -470,12 +523,15 @@ def dead_letter_retry(
 @dead_letter_command("clear")
 def dead_letter_clear(
     ctx: typer.Context,
-    plan: Annotated[str | None, typer.Argument(help="One plan (default: all).")] = None,
+    plan: Annotated[str | None, typer.Argument(help="The plan to forget.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Forget every dead letter.")] = False,
 ) -> None:
-    """Forget dead-lettered plans (one, or all).
+    """Forget a dead-lettered plan, or with --all every one of them.
 
     Example: memora-cdn dead-letter clear PLAN-G10-SCI
     """
+    if (plan is None) == (not every):
+        _fail("name one plan to clear, or --all to clear every dead letter (not both)", 2)
     settings = _settings(ctx)
     with running(settings) as application:
         cleared = application.queue.clear_dead(plan)
@@ -501,7 +557,8 @@ def validate(
     for problem in problems:
         out.print(str(problem), markup=False, highlight=False)
     if problems:
-        err.print(f"{len(problems)} problems found under {directory}.")
+        noun = "problem" if len(problems) == 1 else "problems"
+        err.print(f"{len(problems)} {noun} found under {directory}.")
         raise typer.Exit(1)
     files = sum(1 for path in directory.rglob("*.json") if path.is_file())
     out.print(f"All {files} files under {directory} are valid.")
@@ -511,15 +568,31 @@ def validate(
 def verify(
     ctx: typer.Context,
     repair: Annotated[
-        bool, typer.Option("--repair", help="Delete strays; re-upload what is missing or wrong.")
+        bool,
+        typer.Option(
+            "--repair", help="Delete strays no manifest links; re-upload what is missing or wrong."
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what --repair would do; change nothing.")
+    ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            help=f"Let --repair delete more than {REPAIR_DELETE_LIMIT} files, or re-upload a "
+            "store that lists as empty.",
+        ),
     ] = False,
 ) -> None:
-    """Compare the store with the published index: missing, unexpected and corrupt files.
+    """Compare the store with the published index: missing, unexpected, corrupt and partial
+    files.
 
-    With --repair, unexpected files are deleted and the plans with missing or corrupt files
-    are rebuilt (only those files are uploaded again).
+    With --repair, unexpected files that no current manifest links and partial files are
+    deleted, and the plans with missing or corrupt files are rebuilt (only those files are
+    uploaded again). --dry-run prints what --repair would do and changes nothing.
 
-    Example: memora-cdn verify --repair
+    Example: memora-cdn verify --repair --dry-run
     """
     from memora_cdn.store.verify import verify as check
 
@@ -528,23 +601,45 @@ def verify(
         report = check(
             application.store,
             application.state,
-            repair=repair,
+            repair=repair or dry_run,
+            dry_run=dry_run,
+            yes=yes,
             concurrency=settings.upload_concurrency,
         )
-        for label, keys in (
-            ("missing", report.missing),
-            ("unexpected", report.unexpected),
-            ("corrupt", report.corrupt),
-        ):
-            for key in keys:
-                out.print(f"{label}: {key}", markup=False, highlight=False)
-        drift = len(report.missing) + len(report.unexpected) + len(report.corrupt)
+        lines = [
+            *(("missing", key) for key in report.missing),
+            *(("unexpected", key) for key in report.unexpected),
+            *(("corrupt", key) for key in report.corrupt),
+            *(("partial", key) for key in report.partial),
+        ]
+        if report.marker_missing:
+            lines.append(("missing", MARKER))
+        if repair or dry_run:
+            done = "would " if dry_run else ""
+            lines += [("kept (a manifest links it)", key) for key in report.linked]
+            lines += [(f"{done}delete", key) for key in report.deleted]
+            lines += [(f"{done}re-upload", key) for key in report.reupload]
+            lines += [(f"{done}rebuild", plan) for plan in report.plans_to_rebuild]
+        for label, key in lines:
+            out.print(f"{label}: {key}", markup=False, highlight=False)
+        drift = (
+            len(report.missing + report.unexpected + report.corrupt + report.partial)
+            + report.marker_missing
+        )
         out.print(f"Checked {report.checked} files: {drift} drifted.", highlight=False)
-        if repair and report.plans_to_rebuild:
+        identity = application.store.identity
+        if not application.state.indexed_files(identity):
+            out.print(
+                f"Nothing was ever published to store {identity} (check the store setting;"
+                " `memora-cdn sync --all` publishes every plan there).",
+                markup=False,
+                highlight=False,
+            )
+        if report.repaired and report.plans_to_rebuild:
             plans = list(report.plans_to_rebuild)
             application.intake.queue_plans(plans, trigger=Trigger.MANUAL)
             _exit_for(_process(application, plans=plans))
-        elif drift and not repair:
+        elif drift and not report.repaired:
             raise typer.Exit(1)
 
 
@@ -559,10 +654,11 @@ def status(
     """
     settings = _settings(ctx)
     with running(settings) as application:
-        publications = application.state.publications()
+        publications = application.state.publications(application.store.identity)
         recent = application.state.sync_log(limit=20)
         queue = application.queue.stats(application.now())
         backend = application.queue.name
+        orphans, orphans_error = _orphans(application)
     if as_json:
         payload: dict[str, Any] = {
             "queue": {
@@ -598,7 +694,20 @@ def status(
                 }
                 for e in recent
             ],
+            "orphans": None
+            if orphans is None
+            else [
+                {
+                    "doctype": o.doctype.value,
+                    "name": o.name,
+                    "parent_doctype": o.parent_doctype.value,
+                    "parent": o.parent,
+                }
+                for o in orphans
+            ],
         }
+        if orphans_error is not None:
+            payload["orphans_error"] = orphans_error
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         return
     out.print(
@@ -636,6 +745,24 @@ def status(
                 e.error_message or "",
             )
         out.print(log)
+    if orphans is None:
+        out.print(f"Orphans: not checked ({orphans_error})", markup=False, highlight=False)
+    elif orphans:
+        out.print(f"Orphans (skipped in every plan): {len(orphans)}", highlight=False)
+        for o in orphans:
+            out.print(f"  {o.warning()}", markup=False, highlight=False)
+    else:
+        out.print("No orphans.")
+
+
+def _orphans(application: App) -> tuple[list[Orphan] | None, str | None]:
+    """The site-wide orphan list (SPEC §2), or why it could not be read."""
+    try:
+        return application.source.orphans(), None
+    except MemoraCdnError as error:
+        return None, str(error)
+    except DBAPIError as error:  # the site database is down: the rest of status still shows
+        return None, f"database error: {_first_line(error.orig)}"
 
 
 def _iso(value: Any) -> str | None:

@@ -5,7 +5,8 @@ and streams; three published plans that share subjects and one draft plan; paid,
 DLC content; every override action; Arabic and English titles; lessons with stages of every
 type. One plan ("Grade 12 Scientific") is large enough for its search index to be sharded.
 
-`demo_catalogue()` only builds rows (deterministic, no clock); `seed()` writes them.
+`demo_catalogue()` only builds rows (deterministic, no clock); `seed()` writes them;
+`refuse_foreign_content()` keeps the demo off a database that holds anything else.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from types import MappingProxyType
 import sqlalchemy as sa
 
 from memora_cdn.core.model import Doctype, OverrideAction, StageType
+from memora_cdn.errors import ForeignContentError
 from memora_cdn.source.schema import CHILD_TABLES, DELETED_DOCUMENT, FIELDS, content_metadata
 
 Row = Mapping[str, object]
@@ -776,6 +778,33 @@ def _deleted_lesson(number: int) -> Row:
 
 
 # --- Writing --------------------------------------------------------------------------------
+
+
+def refuse_foreign_content(engine: sa.Engine) -> None:
+    """Raise `ForeignContentError` unless every Frappe-layout (`tab…`) table in the database
+    is one the demo seeds and holds only rows named as the demo names them.
+
+    The demo recognises its own content by name, table by table: a fresh database, or one
+    the demo seeded before, passes; a site database (any other `tab…` table, or a plan,
+    lesson or other row the demo does not create) is refused before anything is written.
+    """
+    catalogue = demo_catalogue()
+    metadata = content_metadata()
+    present = set(sa.inspect(engine).get_table_names())
+    foreign_tables = sorted(t for t in present if t.startswith("tab") and t not in metadata.tables)
+    if foreign_tables:
+        raise ForeignContentError(foreign_tables[0], [])
+    with engine.connect() as connection:
+        for table_name, rows in catalogue.tables.items():
+            if table_name not in present:
+                continue
+            ours = {row["name"] for row in rows}
+            names: list[object] = list(
+                connection.scalars(sa.select(metadata.tables[table_name].c.name))
+            )
+            foreign = sorted(str(name) for name in names if name not in ours)
+            if foreign:
+                raise ForeignContentError(table_name, foreign)
 
 
 def seed(engine: sa.Engine) -> SeedResult:

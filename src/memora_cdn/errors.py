@@ -126,3 +126,154 @@ class KeyCollisionError(MemoraCdnError):
             f"plan {plan!r}: {first} and {second} {where}; nothing of the plan was uploaded"
             f" (rename one of them)"
         )
+
+
+class DatabaseLoginError(MemoraCdnError):
+    """The database server answered but refused the user or password."""
+
+    exit_code = 7
+
+    def __init__(self, setting: str, url: str, detail: str) -> None:
+        self.setting = setting
+        self.url = url
+        self.detail = detail
+        super().__init__(
+            f"the database at {url} refused the login: wrong password or user "
+            f"(check {setting}): {detail}"
+        )
+
+
+class DatabaseDeniedError(MemoraCdnError):
+    """The database accepted the login but refused what memora-cdn asked of it."""
+
+    exit_code = 10
+
+    def __init__(self, setting: str, url: str, detail: str) -> None:
+        self.setting = setting
+        self.url = url
+        self.detail = detail
+        super().__init__(f"access denied by the database at {url} ({setting}): {detail}")
+
+
+class StateTablesDeniedError(DatabaseDeniedError):
+    """The state database refuses CREATE: usually a read-only site database (SPEC §7)."""
+
+    def __init__(self, setting: str, url: str, detail: str) -> None:
+        MemoraCdnError.__init__(
+            self,
+            f"cannot create memora-cdn's state tables in {url}: {detail}; keep them in a "
+            "database of their own with state_database_url, e.g. "
+            "MEMORA_CDN_STATE_DATABASE_URL=sqlite:///memora-state.db (then `memora-cdn init`)",
+        )
+        self.setting = setting
+        self.url = url
+        self.detail = detail
+
+
+class DatabaseNotFoundError(MemoraCdnError):
+    """A database named by a setting does not exist (never created behind the user's back)."""
+
+    exit_code = 8
+
+    def __init__(self, setting: str, where: str) -> None:
+        self.setting = setting
+        self.where = where
+        super().__init__(
+            f"no database at {where} ({setting}); check the path, or create it with "
+            "`memora-cdn init --content-schema` (or `memora-cdn demo`)"
+        )
+
+
+class PlanNotFoundError(MemoraCdnError):
+    """Plans named on the command line that neither the source nor the index knows."""
+
+    exit_code = 8
+
+    def __init__(self, plans: list[str]) -> None:
+        self.plans = plans
+        names = ", ".join(repr(p) for p in plans)
+        super().__init__(
+            f"no plan named {names} in the source database or the published index; nothing rebuilt"
+        )
+
+
+class ForeignContentError(MemoraCdnError):
+    """`demo` was pointed at a database holding content the demo did not seed."""
+
+    exit_code = 2
+
+    def __init__(self, table: str, names: list[str]) -> None:
+        self.table = table
+        self.names = names
+        shown = ", ".join(repr(n) for n in names[:3]) + (" …" if len(names) > 3 else "")
+        what = f"rows it did not seed ({shown})" if names else "a table it does not seed"
+        super().__init__(
+            f"the demo refuses this database: `{table}` holds {what}; "
+            "point database_url at a database of the demo's own"
+        )
+
+
+class Interrupted(MemoraCdnError):
+    """SIGINT/SIGTERM: the plan in hand went back to the queue (SPEC §8)."""
+
+    exit_code = 130
+
+    def __init__(self, plan: str | None = None) -> None:
+        self.plan = plan
+        if plan is None:
+            super().__init__("interrupted")
+        else:
+            super().__init__(f"interrupted: {plan} was put back in the queue")
+
+
+class StoreWipedError(MemoraCdnError):
+    """The index says the store holds files, but the store's marker is gone: the store was
+    emptied or swapped, so the index cannot be trusted as the diff base."""
+
+    exit_code = 11
+
+    def __init__(self, store: str, indexed: int, marker: str) -> None:
+        self.store = store
+        self.indexed = indexed
+        super().__init__(
+            f"store {store} has no {marker} but the index says it holds {indexed} files there:"
+            " it was emptied or swapped, so nothing was uploaded; run `memora-cdn verify` to"
+            " compare them, then `memora-cdn verify --repair` to upload what is missing"
+        )
+
+
+class StoreListingError(MemoraCdnError):
+    """The store lists as empty (or cannot be listed) while the index says it holds files."""
+
+    exit_code = 11
+
+    def __init__(self, store: str, indexed: int, failure: str | None = None) -> None:
+        self.store = store
+        self.indexed = indexed
+        self.failure = failure
+        if failure is None:
+            super().__init__(
+                f"store {store} lists no files under plans/ but the index says it holds"
+                f" {indexed} there: nothing was changed; check the store setting (folder,"
+                " bucket, prefix), and if the store really was emptied, run"
+                " `memora-cdn verify --repair --yes` to upload everything again"
+            )
+        else:
+            super().__init__(
+                f"store {store} cannot be listed ({failure}) but the index says it holds"
+                f" {indexed} files there: nothing was changed"
+            )
+
+
+class RepairRefusedError(MemoraCdnError):
+    """A repair would delete more files than it may without confirmation."""
+
+    exit_code = 12
+
+    def __init__(self, deletes: int, limit: int) -> None:
+        self.deletes = deletes
+        self.limit = limit
+        super().__init__(
+            f"repair would delete {deletes} files, more than {limit}: nothing was changed;"
+            " run `memora-cdn verify --repair --dry-run` to see them, then pass --yes"
+        )

@@ -15,11 +15,12 @@ from itertools import groupby
 
 import orjson
 
-from memora_cdn.contracts.validate import schema_body, validate_document
+from memora_cdn.contracts.validate import check_body, schema_body
 from memora_cdn.core import paths
-from memora_cdn.core.access import resolve
+from memora_cdn.core.access import is_path_segment, resolve
 from memora_cdn.core.catalogue import render_plans
-from memora_cdn.core.documents import Document, Published, dumps, link, sha256_hex, versioned
+from memora_cdn.core.documents import Document, Published, dumps, sha256_hex
+from memora_cdn.core.links import VERSION_HEX, key_url
 from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.core.paths import DocKind
 from memora_cdn.core.render import RenderOptions, render_plan
@@ -28,6 +29,7 @@ from memora_cdn.purge.base import NoPurger, Purger, PurgeReport
 from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore, SyncCounts
 from memora_cdn.store.base import JSON_CONTENT_TYPE, ObjectStore
+from memora_cdn.store.marker import ensure_marker
 
 Clock = Callable[[], float]
 _PLANS_REWRITES = 3
@@ -55,6 +57,9 @@ class PublishResult:
 @dataclass(frozen=True, slots=True)
 class PublishOptions:
     render: RenderOptions = field(default_factory=RenderOptions)
+    store_prefix: str = ""
+    """The prefix the store puts before every key: part of each purged URL (links, being
+    relative, never carry it)."""
     upload_concurrency: int = 16
     manifest_cache_seconds: int = 60
     document_cache_seconds: int = 31_536_000
@@ -121,10 +126,17 @@ class Publisher:
         return replace(result, log_id=log_id)
 
     def _publish(self, plan: str) -> PublishResult:
-        snapshot = self.source.load(plan)
+        if not is_path_segment(plan):
+            # No key can hold it (SPEC §2): nothing to build, and nothing of it to remove.
+            warnings = (unusable_plan_warning(plan),)
+            return PublishResult(plan=plan, removed=False, counts=SyncCounts(), warnings=warnings)
+        self._clear_partials(plan)
+        snapshot = self.source.load(plan, self.state.members(plan))
         if snapshot is None or not snapshot.plan.is_published:
-            return self._remove(plan)
-        previous = self.state.published(plan)
+            return self._remove(plan, snapshot.warnings if snapshot else ())
+        store = self.store.identity
+        ensure_marker(self.store, lambda: self.state.indexed_files(store))
+        previous = self.state.published(store, plan)
         resolved = resolve(snapshot)
         rendering = render_plan(resolved, previous, int(self.clock()), self.options.render)
         self._validate(plan, rendering.documents)
@@ -135,7 +147,7 @@ class Publisher:
         self._upload(plan, changed)
         if stale:
             self.store.delete(stale)
-            self.state.record_deletes(plan, stale)
+            self.state.record_deletes(store, plan, stale)
         self.state.replace_members(plan, rendering.members)
         written = self._store_files(plan)
         changed_files = [(d.key, d.body) for d in changed] + written
@@ -160,13 +172,14 @@ class Publisher:
             store_keys=tuple(key for key, _ in written),
         )
 
-    def _remove(self, plan: str) -> PublishResult:
-        previous = self.state.published(plan)
+    def _remove(self, plan: str, warnings: tuple[str, ...] = ()) -> PublishResult:
+        store = self.store.identity
+        previous = self.state.published(store, plan)
         # The plan is not published in the source, so plans.json stops linking its manifest
         # before the manifest goes.
         written = self._store_files(plan)
         deleted = self.store.delete_prefix(paths.plan_prefix(plan))
-        self.state.forget_plan(plan)
+        self.state.forget_plan(store, plan)
         keys = tuple(sorted(previous))
         purged = self._purge(plan, self._purge_urls(written, keys))
         return PublishResult(
@@ -177,6 +190,7 @@ class Publisher:
             ),
             deleted_keys=keys,
             store_keys=tuple(key for key, _ in written),
+            warnings=warnings,
         )
 
     def _store_files(self, plan: str) -> list[tuple[str, bytes]]:
@@ -233,27 +247,36 @@ class Publisher:
         holds; `previous` (the copy in the store) gives the version of unchanged content."""
         published = [listed for listed in self.source.plans() if listed.is_published]
         manifests = {paths.manifest_key(listed.name): listed.name for listed in published}
-        held = {owner for owner, key in self.state.holders(manifests) if manifests[key] == owner}
+        held = {
+            owner
+            for owner, key in self.state.holders(self.store.identity, manifests)
+            if manifests[key] == owner
+        }
         document = render_plans(
-            [listed for listed in published if listed.name in held],
-            previous,
-            int(self.clock()),
-            self.options.render.link_prefix,
+            [listed for listed in published if listed.name in held], previous, int(self.clock())
         )
         self._validate(plan, [document])
         return document
 
+    def _clear_partials(self, plan: str) -> None:
+        """Remove what a killed build of this plan left half-written (under its lock, no
+        other build of the plan is writing)."""
+        leftovers = self.store.partials(paths.plan_prefix(plan))
+        if leftovers:
+            self.store.delete(leftovers)
+
     def _purge_urls(
         self, changed: Sequence[tuple[str, bytes]], deleted: Sequence[str]
     ) -> list[str]:
-        """The URLs of changed and deleted files as links write them, and each changed file's
-        new versioned URL: a client holding an old parent may have asked for that version
-        before it existed, and the edge would then keep the old body under it (SPEC §4)."""
-        prefix = self.options.render.link_prefix
-        urls = [link(prefix, key) for key in deleted]
+        """The URLs of changed and deleted files (keys in URL form, with the store prefix),
+        and each changed file's new versioned URL, `?v=` as its links carry it: a client
+        holding an old parent may have asked for that version before it existed, and the
+        edge would then keep the old body under it (SPEC §4)."""
+        prefix = self.options.store_prefix
+        urls = [key_url(prefix + key) for key in deleted]
         for key, body in changed:
-            url = link(prefix, key)
-            urls += [url, versioned(url, body)]
+            url = key_url(prefix + key)
+            urls += [url, f"{url}?v={sha256_hex(body)[:VERSION_HEX]}"]
         return urls
 
     def _purge(self, plan: str, urls: Sequence[str]) -> PurgeReport:
@@ -263,23 +286,24 @@ class Publisher:
         wanted = sorted(set(urls) | set(pending))
         if not wanted:
             return PurgeReport()
+        # Kept as pending before the call: a build interrupted or killed mid-purge (whose
+        # files are already in the index) purges them on its next build.
+        self.state.add_pending_purges(plan, set(wanted) - set(pending), self._now())
         try:
             report = self.purger.purge(wanted)
         except PurgeError as error:
-            self.state.add_pending_purges(plan, error.keys, self._now())
-            done = set(wanted) - set(error.keys)
-            self.state.clear_pending_purges(plan, done & set(pending))
+            self.state.clear_pending_purges(plan, set(wanted) - set(error.keys))
             raise
-        self.state.clear_pending_purges(plan, pending)
+        self.state.clear_pending_purges(plan, wanted)
         return report
 
     def _validate(self, plan: str, documents: Sequence[Document]) -> None:
+        """Check the bytes to be uploaded, parsed back, so that nothing the encoder changed
+        (a NaN written as null) reaches the store."""
         problems: list[str] = []
         limit = self.options.render.shard_max_bytes
         for document in documents:
-            problems += [
-                str(p) for p in validate_document(document.kind, document.content, document.key)
-            ]
+            problems += [str(p) for p in check_body(document.kind, document.body, document.key)[1]]
             if document.kind is DocKind.SEARCH_SHARD and document.size > limit:
                 problems.append(
                     f"{document.key}: $: {document.size} bytes, over shard_max_bytes={limit}"
@@ -314,7 +338,9 @@ class Publisher:
                     entry = Published(
                         document.content_hash, document.version, document.size, document.expires_at
                     )
-                    self.state.record_upload(plan, document.key, entry, self._now())
+                    self.state.record_upload(
+                        self.store.identity, plan, document.key, entry, self._now()
+                    )
                 if failure is not None:
                     raise failure
 
@@ -325,6 +351,11 @@ class Publisher:
             content_type=JSON_CONTENT_TYPE,
             cache_control=self.options.cache_control(document, int(self.clock())),
         )
+
+
+def unusable_plan_warning(plan: str) -> str:
+    """Why a plan whose name cannot be a path segment (SPEC §2) is skipped."""
+    return f"Memora Academic Plan {plan!r}: name cannot be a path segment; skipped"
 
 
 def _published_entry(body: bytes | None) -> Published | None:

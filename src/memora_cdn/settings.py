@@ -6,7 +6,11 @@ and the bad value; secrets are `SecretStr`, so they never show in a log, an erro
 
 from __future__ import annotations
 
+import difflib
+import os
+import sys
 import tomllib
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
@@ -137,8 +141,51 @@ class Settings(BaseSettings):
         return {k: ("***" if k in _SECRETS and v is not None else v) for k, v in self}
 
 
-def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
-    """Settings from the environment and `config`, or a `SettingError` naming what is wrong."""
+_PREFIX = "MEMORA_CDN_"
+_NOT_SETTINGS = ("MEMORA_CDN_TEST_", "MEMORA_CDN_REQUIRE_SERVICES", "MEMORA_CDN_CONFIG")
+"""Variables with the prefix that are not settings: the test suite's service URLs and its
+`REQUIRE_SERVICES` switch, and the TOML file the Frappe hook and RQ jobs read."""
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One warning per `MEMORA_CDN_*` variable that names no setting (a typo is otherwise
+    silently ignored), naming the closest setting when there is one."""
+    fields = sorted(Settings.model_fields)
+    warnings = []
+    for variable in sorted(environ):
+        if not variable.startswith(_PREFIX) or variable.startswith(_NOT_SETTINGS):
+            continue
+        name = variable.removeprefix(_PREFIX).lower()
+        if name in fields:
+            continue
+        warnings.append(f"{variable} is not a setting and is ignored{_closest(name, fields)}")
+    return warnings
+
+
+def _closest(name: str, fields: list[str], *, variable: bool = True) -> str:
+    match = difflib.get_close_matches(name, fields, n=1, cutoff=0.6)
+    if not match:
+        return ""
+    if not variable:
+        return f"; did you mean {match[0]}?"
+    return f"; did you mean {_PREFIX}{match[0].upper()} ({match[0]})?"
+
+
+def _to_stderr(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def load_settings(
+    config: Path | None = None,
+    *,
+    warn: Callable[[str], None] = _to_stderr,
+    **overrides: Any,
+) -> Settings:
+    """Settings from the environment and `config`, or a `SettingError` naming what is wrong.
+
+    A `MEMORA_CDN_*` variable that names no setting is passed to `warn` (stderr)."""
+    for warning in unknown_variables(os.environ):
+        warn(warning)
     values: dict[str, Any] = {}
     if config is not None:
         try:
@@ -163,5 +210,5 @@ def _setting_error(error: ValidationError) -> SettingError:
         value = "***"
     reason = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        reason = "unknown setting"
+        reason = "unknown setting" + _closest(name, sorted(Settings.model_fields), variable=False)
     return SettingError(name, value, reason)

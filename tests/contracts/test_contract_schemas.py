@@ -15,6 +15,10 @@ from memora_cdn.core.paths import DocKind
 
 Doc = dict[str, Any]
 V = "0123456789ab"
+LINK_RULE = (
+    "must be a link relative to this file (no scheme, no leading /) ending in .json?v="
+    " and 12 hex digits"
+)
 HEADER: Doc = {"schema_version": 1, "version": 1717000000, "generated_at": "2024-05-29T16:26:40Z"}
 PUBLIC: Doc = {
     "is_published": True,
@@ -32,7 +36,7 @@ ENTRY: Doc = {
     "subject_id": "S1",
     "subject_title": "Maths",
     "access_level": "public",
-    "url": "plans/P1/lessons/L1.json",
+    "url": f"../lessons/L1.json?v={V}",
 }
 
 
@@ -45,7 +49,7 @@ def minimal(kind: DocKind) -> Doc:
                 "plan_id": "P1",
                 "title": "Grade 5",
                 "subjects": [],
-                "search_index_url": f"plans/P1/search_index.json?v={V}",
+                "search_index_url": f"search_index.json?v={V}",
                 "stats": {"subjects": 0, "tracks": 0, "units": 0, "topics": 0, "lessons": 0},
             }
         case DocKind.SUBJECT:
@@ -117,7 +121,7 @@ def full(kind: DocKind) -> Doc:
                     "color_code": "#ff8800",
                     "sort_order": 1,
                     "is_linear": True,
-                    "url": f"cdn/v1/plans/P1/subjects/S1.json?v={V}",
+                    "url": f"subjects/S1.json?v={V}",
                     "access": PAID,
                     "stats": {"tracks": 1, "units": 1, "topics": 1, "lessons": 1},
                 }
@@ -133,7 +137,7 @@ def full(kind: DocKind) -> Doc:
                 "badge_image": "/badge.png",
                 "sort_order": 0,
                 "is_linear": False,
-                "url": f"plans/P1/units/U1.json?v={V}",
+                "url": f"../units/U1.json?v={V}",
                 "access": {**PUBLIC, "access_level": "free_preview", "is_sold_separately": True},
                 "stats": {"topics": 1, "lessons": 1},
             }
@@ -158,7 +162,7 @@ def full(kind: DocKind) -> Doc:
                 "description": "Halves",
                 "image": "/l.png",
                 "sort_order": 1,
-                "url": f"plans/P1/lessons/L1.json?v={V}",
+                "url": f"../lessons/L1.json?v={V}",
                 "access": PAID,
                 "stage_count": 2,
             }
@@ -205,11 +209,11 @@ def full(kind: DocKind) -> Doc:
                     "subject_id": "S1",
                     "subject_title": "Maths",
                     "lesson_count": 1,
-                    "url": f"plans/P1/search/S1/1.json?v={V}",
+                    "url": f"search/S1/1.json?v={V}",
                 }
             ]
         case DocKind.SEARCH_SHARD:
-            doc["entries"] = [{**ENTRY, "url": "prefix/plans/P1/lessons/L1.json"}]
+            doc["entries"] = [{**ENTRY, "url": f"../../lessons/L1.json?v={V}"}]
         case DocKind.PLANS:
             doc["plans"] = [
                 {"id": "P0", "title": "Grade 4", "manifest_url": "plans/P0/manifest.json"},
@@ -219,7 +223,7 @@ def full(kind: DocKind) -> Doc:
                     "season": "2024/25",
                     "grade": "Grade 5",
                     "stream": "Science",
-                    "manifest_url": "cdn/v1/plans/P1/manifest.json",
+                    "manifest_url": "plans/P1/manifest.json",
                 },
             ]
     return copy.deepcopy(doc)
@@ -450,9 +454,21 @@ BROKEN = [
     ),
     pytest.param(
         DocKind.MANIFEST,
-        _set("subjects.0.url", "plans/P1/subjects/S1.json"),
-        "$.subjects[0].url: must be a store key under plans/ ending in .json?v= and 12 hex digits",
+        _set("subjects.0.url", "subjects/S1.json"),
+        f"$.subjects[0].url: {LINK_RULE}",
         id="manifest-unversioned-link",
+    ),
+    pytest.param(
+        DocKind.MANIFEST,
+        _set("subjects.0.url", f"https://cdn.example/plans/P1/subjects/S1.json?v={V}"),
+        f"$.subjects[0].url: {LINK_RULE}",
+        id="manifest-absolute-link",
+    ),
+    pytest.param(
+        DocKind.UNIT,
+        _set("topics.0.lessons.0.url", f"/plans/P1/lessons/L1.json?v={V}"),
+        f"$.topics[0].lessons[0].url: {LINK_RULE}",
+        id="unit-link-from-the-host-root",
     ),
     pytest.param(
         DocKind.MANIFEST,
@@ -492,9 +508,9 @@ BROKEN = [
     ),
     pytest.param(
         DocKind.SEARCH_SHARD,
-        _set("entries.0.url", f"plans/P1/lessons/L1.json?v={V}"),
-        "$.entries[0].url: must be a store key under plans/ ending in .json, without ?v=",
-        id="search-shard-versioned-entry-url",
+        _set("entries.0.url", "../lessons/L1.json"),
+        f"$.entries[0].url: {LINK_RULE}",
+        id="search-shard-unversioned-entry-url",
     ),
     pytest.param(
         DocKind.SEARCH_SHARD,

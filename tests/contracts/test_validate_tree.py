@@ -28,12 +28,14 @@ def body(doc: Doc) -> bytes:
 
 
 def write(root: Path, key: str, doc: Doc | bytes) -> str:
-    """Write a file at `key` and return its versioned link."""
+    """Write a file at `key` and return its link from the plan's folder (`plans/P1/`):
+    `lessons/L1.json?v=…`, which a manifest or search index holds as it is and a unit or
+    subject (one folder down) holds after `../`."""
     data = doc if isinstance(doc, bytes) else body(doc)
     path = root / key
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    return f"{key}?v={hashlib.sha256(data).hexdigest()[:12]}"
+    return f"{key.removeprefix('plans/P1/')}?v={hashlib.sha256(data).hexdigest()[:12]}"
 
 
 def lesson(lesson_id: str = "L1", plan: str = "P1") -> Doc:
@@ -124,7 +126,7 @@ def subject(unit_url: str) -> Doc:
     }
 
 
-def entry(url: str = "plans/P1/lessons/L1.json") -> Doc:
+def entry(url: str) -> Doc:
     return {
         "lesson_id": "L1",
         "lesson_title": "Fractions",
@@ -167,18 +169,17 @@ def manifest(subject_url: str, search_index_url: str) -> Doc:
     }
 
 
-def publish(root: Path, prefix: str = "") -> dict[str, str]:
-    """Write one consistent plan, children first; return each document's link."""
+def publish(root: Path) -> dict[str, str]:
+    """Write one consistent plan, children first; return each document's link from the
+    plan's folder."""
     links: dict[str, str] = {}
     links["lesson"] = write(root, "plans/P1/lessons/L1.json", lesson())
-    links["unit"] = write(root, "plans/P1/units/U1.json", unit(prefix + links["lesson"]))
-    links["subject"] = write(root, "plans/P1/subjects/S1.json", subject(prefix + links["unit"]))
-    index = search_index([entry(prefix + "plans/P1/lessons/L1.json")])
+    links["unit"] = write(root, "plans/P1/units/U1.json", unit("../" + links["lesson"]))
+    links["subject"] = write(root, "plans/P1/subjects/S1.json", subject("../" + links["unit"]))
+    index = search_index([entry(links["lesson"])])
     links["search_index"] = write(root, "plans/P1/search_index.json", index)
     links["manifest"] = write(
-        root,
-        "plans/P1/manifest.json",
-        manifest(prefix + links["subject"], prefix + links["search_index"]),
+        root, "plans/P1/manifest.json", manifest(links["subject"], links["search_index"])
     )
     return links
 
@@ -192,14 +193,60 @@ def test_a_consistent_tree_has_no_problems(tmp_path: Path) -> None:
     assert found(tmp_path) == []
 
 
-def test_links_with_a_store_prefix_are_checked_from_plans_on(tmp_path: Path) -> None:
-    publish(tmp_path, prefix="cdn/memora/")
-    assert found(tmp_path) == []
+def test_a_link_written_from_the_store_root_is_reported(tmp_path: Path) -> None:
+    # Before SPEC §3 "Links", links were keys from the store root and validate read them so;
+    # resolved against the manifest's URL such a link leads to plans/P1/plans/P1/subjects/.
+    links = publish(tmp_path)
+    rooted = "plans/P1/" + links["subject"]
+    write(tmp_path, "plans/P1/manifest.json", manifest(rooted, links["search_index"]))
+    assert found(tmp_path) == [
+        f"plans/P1/manifest.json: $.subjects[0].url: link {rooted}"
+        " does not name a subject document of plan 'P1'"
+    ]
+
+
+def test_a_link_must_encode_a_percent_encoded_key_once_more(tmp_path: Path) -> None:
+    # The file's name is the key `a%20b.json`; a server decodes `a%20b.json` in a URL to
+    # `a b.json`, so the link must say `a%2520b.json`.
+    links = publish(tmp_path)
+    version = write(tmp_path, "plans/P1/lessons/a%20b.json", lesson("a b")).partition("?")[2]
+    good, once = f"lessons/a%2520b.json?{version}", f"lessons/a%20b.json?{version}"
+    index = search_index([entry(links["lesson"]), entry(good), entry(once)])
+    index_link = write(tmp_path, "plans/P1/search_index.json", index)
+    write(tmp_path, "plans/P1/manifest.json", manifest(links["subject"], index_link))
+    assert found(tmp_path) == [
+        f"plans/P1/search_index.json: $.entries[2].url: link {once}"
+        " names plans/P1/lessons/a b.json, which does not exist"
+    ]
+
+
+def test_a_search_entry_whose_version_no_longer_matches_its_lesson_is_stale(
+    tmp_path: Path,
+) -> None:
+    links = publish(tmp_path)
+    new_link = write(tmp_path, "plans/P1/lessons/L1.json", lesson() | {"title": "Halves"})
+    unit_link = write(tmp_path, "plans/P1/units/U1.json", unit("../" + new_link))
+    subject_link = write(tmp_path, "plans/P1/subjects/S1.json", subject("../" + unit_link))
+    write(tmp_path, "plans/P1/manifest.json", manifest(subject_link, links["search_index"]))
+    assert found(tmp_path) == [
+        f"plans/P1/search_index.json: $.entries[0].url: link {links['lesson']} is stale:"
+        f" plans/P1/lessons/L1.json is now at ?v={new_link.rpartition('=')[2]}"
+    ]
+
+
+def test_a_link_leading_out_of_the_store_is_reported(tmp_path: Path) -> None:
+    links = publish(tmp_path)
+    away = "../../../../subjects/S1.json?v=0123456789ab"
+    write(tmp_path, "plans/P1/manifest.json", manifest(away, links["search_index"]))
+    assert found(tmp_path) == [
+        f"plans/P1/manifest.json: $.subjects[0].url: link {away} leads out of the store"
+    ]
 
 
 def test_a_sharded_index_is_checked_through_its_shard_files(tmp_path: Path) -> None:
     links = publish(tmp_path)
-    shard = HEADER | {"plan_id": "P1", "subject_id": "S1", "entries": [entry()]}
+    entries = [entry("../../" + links["lesson"])]
+    shard = HEADER | {"plan_id": "P1", "subject_id": "S1", "entries": entries}
     shard_link = write(tmp_path, "plans/P1/search/S1/1.json", shard)
     index = HEADER | {
         "plan_id": "P1",
@@ -216,17 +263,17 @@ def test_a_sharded_index_is_checked_through_its_shard_files(tmp_path: Path) -> N
 
 def test_a_link_to_a_missing_file_is_reported(tmp_path: Path) -> None:
     links = publish(tmp_path)
-    broken = "plans/P1/subjects/S9.json?v=0123456789ab"
+    broken = "subjects/S9.json?v=0123456789ab"
     write(tmp_path, "plans/P1/manifest.json", manifest(broken, links["search_index"]))
     assert found(tmp_path) == [
-        "plans/P1/manifest.json: $.subjects[0].url: link plans/P1/subjects/S9.json?v=0123456789ab"
+        "plans/P1/manifest.json: $.subjects[0].url: link subjects/S9.json?v=0123456789ab"
         " names plans/P1/subjects/S9.json, which does not exist"
     ]
 
 
 def test_a_link_whose_version_no_longer_matches_the_file_is_stale(tmp_path: Path) -> None:
     links = publish(tmp_path)
-    changed = subject(links["unit"]) | {"title": "Mathematics"}
+    changed = subject("../" + links["unit"]) | {"title": "Mathematics"}
     new_link = write(tmp_path, "plans/P1/subjects/S1.json", changed)
     assert found(tmp_path) == [
         f"plans/P1/manifest.json: $.subjects[0].url: link {links['subject']} is stale:"
@@ -236,11 +283,12 @@ def test_a_link_whose_version_no_longer_matches_the_file_is_stale(tmp_path: Path
 
 def test_a_search_entry_must_name_an_existing_lesson(tmp_path: Path) -> None:
     links = publish(tmp_path)
-    index = search_index([entry(), entry("plans/P1/lessons/L2.json")])
+    missing = "lessons/L2.json?v=0123456789ab"
+    index = search_index([entry(links["lesson"]), entry(missing)])
     index_link = write(tmp_path, "plans/P1/search_index.json", index)
     write(tmp_path, "plans/P1/manifest.json", manifest(links["subject"], index_link))
     assert found(tmp_path) == [
-        "plans/P1/search_index.json: $.entries[1].url: link plans/P1/lessons/L2.json"
+        f"plans/P1/search_index.json: $.entries[1].url: link {missing}"
         " names plans/P1/lessons/L2.json, which does not exist"
     ]
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from memora_cdn.core.access import resolve
 from memora_cdn.core.documents import Published, sha256_hex
+from memora_cdn.core.links import link_version, resolve_link
 from memora_cdn.core.model import NodeKind
 from memora_cdn.core.paths import DocKind, segment
 from memora_cdn.core.render import Rendering, RenderOptions, render_plan
@@ -48,14 +49,32 @@ def test_links_carry_the_first_12_hex_of_the_linked_files_sha256() -> None:
     bodies = {d.key: d.body for d in rendering.documents}
     by_key = docs(rendering)
     manifest = by_key["plans/P1/manifest.json"]
-    links = [manifest["search_index_url"], manifest["subjects"][0]["url"]]
+    links = [("plans/P1/manifest.json", manifest["search_index_url"])]
+    links.append(("plans/P1/manifest.json", manifest["subjects"][0]["url"]))
     subject = by_key["plans/P1/subjects/S1.json"]
-    links.append(subject["tracks"][0]["units"][0]["url"])
+    links.append(("plans/P1/subjects/S1.json", subject["tracks"][0]["units"][0]["url"]))
     unit = by_key["plans/P1/units/S1T1U1.json"]
-    links.append(unit["topics"][0]["lessons"][0]["url"])
-    for link in links:
-        key, _, version = link.partition("?v=")
-        assert version == sha256_hex(bodies[key])[:12]
+    links.append(("plans/P1/units/S1T1U1.json", unit["topics"][0]["lessons"][0]["url"]))
+    index = by_key["plans/P1/search_index.json"]
+    links.append(("plans/P1/search_index.json", index["entries"][0]["url"]))
+    for holder, link in links:
+        key = resolve_link(holder, link)
+        assert key is not None
+        assert link_version(link) == sha256_hex(bodies[key])[:12]
+
+
+def test_links_are_relative_to_the_file_that_holds_them() -> None:
+    # Before SPEC §3 "Links", links were keys from the store root: resolved against the
+    # manifest's URL they led to plans/P1/plans/P1/subjects/...
+    by_key = docs(render(regular_tree()))
+    manifest = by_key["plans/P1/manifest.json"]
+    assert manifest["subjects"][0]["url"].partition("?")[0] == "subjects/S1.json"
+    assert manifest["search_index_url"].partition("?")[0] == "search_index.json"
+    unit = by_key["plans/P1/units/S1T1U1.json"]
+    lesson_url = unit["topics"][0]["lessons"][0]["url"]
+    assert lesson_url.partition("?")[0] == "../lessons/S1T1U1P1L1.json"
+    index = by_key["plans/P1/search_index.json"]
+    assert index["entries"][0]["url"].partition("?")[0] == "lessons/S1T1U1P1L1.json"
 
 
 def test_unchanged_content_keeps_version_generated_at_and_bytes() -> None:
@@ -65,7 +84,10 @@ def test_unchanged_content_keeps_version_generated_at_and_bytes() -> None:
     assert docs(again)["plans/P1/manifest.json"]["generated_at"] == "2026-09-21T14:13:20Z"
 
 
-def test_a_changed_stage_changes_lesson_unit_subject_and_manifest_only() -> None:
+def test_a_changed_stage_changes_its_lesson_and_every_file_linking_to_it_up_to_the_manifest() -> (
+    None
+):
+    # Search entries carry `?v=` (SPEC §3): the search index is rewritten too.
     first = render(regular_tree(lessons=3))
     tree = regular_tree(lessons=3)
     tree.stages[0] = replace(tree.stages[0], config='{"body": "changed"}')
@@ -76,6 +98,7 @@ def test_a_changed_stage_changes_lesson_unit_subject_and_manifest_only() -> None
         "plans/P1/lessons/S1T1U1P1L1.json",
         "plans/P1/units/S1T1U1.json",
         "plans/P1/subjects/S1.json",
+        "plans/P1/search_index.json",
         "plans/P1/manifest.json",
     }
     lesson = docs(second)["plans/P1/lessons/S1T1U1P1L1.json"]
@@ -94,7 +117,7 @@ def test_fifty_lessons_make_one_search_index_with_fifty_entries() -> None:
     assert index["total_lessons"] == 50
     assert len(index["entries"]) == 50
     assert {e["lesson_id"] for e in index["entries"]} == {f"L{n:02}" for n in range(50)}
-    assert index["entries"][0]["url"] == "plans/P1/lessons/L00.json"
+    assert index["entries"][0]["url"].partition("?v=")[0] == "lessons/L00.json"
 
 
 def test_more_than_500_lessons_shard_the_index_by_subject_within_100000_bytes() -> None:
@@ -110,7 +133,8 @@ def test_more_than_500_lessons_shard_the_index_by_subject_within_100000_bytes() 
     shards = [d for d in rendering.documents if d.kind is DocKind.SEARCH_SHARD]
     assert all(d.size <= 100_000 for d in shards)
     assert len(shards) > 2, "a subject this large is split in parts"
-    assert {s["url"].split("?")[0] for s in index["shards"]} == {d.key for d in shards}
+    index_key = "plans/P1/search_index.json"
+    assert {resolve_link(index_key, s["url"]) for s in index["shards"]} == {d.key for d in shards}
     assert "plans/P1/search/S1/1.json" in {d.key for d in shards}
     assert sum(s["lesson_count"] for s in index["shards"]) == 504
 
@@ -135,8 +159,15 @@ def test_a_subject_split_in_parts_and_a_subject_named_like_a_part_never_share_a_
     assert "plans/P1/search/S.1.json" in keys
     assert {"plans/P1/search/S/1.json", "plans/P1/search/S/2.json"} <= set(keys)
     index = docs(rendering)["plans/P1/search_index.json"]
-    assert [s["url"].split("?")[0] for s in index["shards"]] == keys
+    index_key = "plans/P1/search_index.json"
+    assert [resolve_link(index_key, s["url"]) for s in index["shards"]] == keys
     by_key = docs(rendering)
+    bodies = {d.key: d.body for d in rendering.documents}
+    for key in keys:  # a part's entries climb one folder more than a whole shard's
+        for entry in by_key[key]["entries"]:
+            lesson = resolve_link(key, entry["url"])
+            assert lesson == f"plans/P1/lessons/{entry['lesson_id']}.json"
+            assert link_version(entry["url"]) == sha256_hex(bodies[lesson])[:12]
     assert sorted(e["lesson_id"] for key in keys for e in by_key[key]["entries"]) == sorted(
         [f"S-L{n:02}" for n in range(12)] + ["S.1-L00", "S.1-L01"]
     )
@@ -248,7 +279,7 @@ def test_awkward_names_become_single_encoded_path_segments(name: str) -> None:
         assert ".." not in key.split("/")
         assert len(key.split("/")) in (3, 4)
     unit_link = docs(rendering)["plans/P1/subjects/S.json"]["tracks"][0]["units"][0]["url"]
-    assert unit_link.split("?")[0] in keys
+    assert resolve_link("plans/P1/subjects/S.json", unit_link) in keys
 
 
 def test_bad_stage_config_renders_as_empty_object_with_a_warning() -> None:
@@ -268,6 +299,62 @@ def test_bad_stage_config_renders_as_empty_object_with_a_warning() -> None:
     assert "'ST-1'" in joined
     assert "'ST-2'" in joined
     assert "unknown stage type 'Hologram'" in joined
+
+
+SURROGATES = "cannot be written as strict JSON (str is not valid UTF-8: surrogates not allowed)"
+BEYOND_64_BITS = "is not valid JSON (integer {} is beyond 64 bits)"
+
+
+def _nested(depth: int) -> str:
+    return '{"a": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ('{"a": NaN}', "is not valid JSON (NaN is not a JSON number)"),
+        ('{"a": -Infinity}', "is not valid JSON (-Infinity is not a JSON number)"),
+        ('{"a": 1e400}', "is not valid JSON (number 1e400 is not finite)"),
+        ('{"a": 18446744073709551616}', BEYOND_64_BITS.format(2**64)),
+        ('{"a": -9223372036854775809}', BEYOND_64_BITS.format(-(2**63) - 1)),
+        (_nested(65), "nests deeper than 64"),
+        ("[" * 5000 + "]" * 5000, "nests deeper than 64"),
+        ('{"a": "\\ud800"}', SURROGATES),
+        ('{"\\udfff": 1}', SURROGATES),
+        ('{"a": "\udcff"}', SURROGATES),
+        ('{"a": "' + "x" * 1_000_000 + '"}', "is 1000009 bytes, over 1000000"),
+    ],
+    ids=["nan", "infinity", "overflowing-float", "int-2**64", "int-below-int64", "depth-65",
+         "depth-5000", "escaped-surrogate", "surrogate-key", "raw-surrogate", "over-1MB"],
+)  # fmt: skip
+def test_a_stage_config_that_is_not_strict_json_renders_as_empty_object_with_a_warning(
+    config: str, problem: str
+) -> None:
+    tree = Tree().subject("S").track("T", "S").unit("U", "T").topic("P", "U").lesson("L", "P")
+    tree.stage("L", "Video", config, name="ST-1")
+
+    rendering = render(tree)
+
+    lesson = docs(rendering)["plans/P1/lessons/L.json"]
+    assert lesson["stages"][0]["config"] == {}
+    assert rendering.warnings == (
+        f"Memora Lesson Stage 'ST-1' of lesson 'L': config {problem}; rendered as {{}}",
+    )
+
+
+@pytest.mark.parametrize(
+    "config",
+    [_nested(64), '{"a": 18446744073709551615, "b": -9223372036854775808, "c": 1e308}'],
+    ids=["depth-64", "64-bit-limits"],
+)
+def test_a_stage_config_at_the_limits_is_rendered_as_is(config: str) -> None:
+    tree = Tree().subject("S").track("T", "S").unit("U", "T").topic("P", "U").lesson("L", "P")
+    tree.stage("L", "Video", config, name="ST-1")
+
+    rendering = render(tree)
+
+    assert docs(rendering)["plans/P1/lessons/L.json"]["stages"][0]["config"] == json.loads(config)
+    assert rendering.warnings == ()
 
 
 def test_optional_fields_without_value_are_omitted_never_null() -> None:

@@ -110,7 +110,8 @@ def test_scan_publish_and_purge_on_the_production_stack(
     manifest = json.loads(
         s3_direct.get_object(Bucket=s3_bucket, Key=f"{PREFIX}/plans/X/manifest.json")["Body"].read()
     )
-    assert manifest["subjects"][0]["url"].startswith(f"{PREFIX}/plans/X/subjects/A.json?v=")
+    # Links are relative to the manifest (SPEC §3): the store prefix is not in them.
+    assert manifest["subjects"][0]["url"].startswith("subjects/A.json?v=")
     assert "Checked" in invoke("verify")
 
     # An editor retitles a lesson of the shared subject: exactly the changed files of X and Y

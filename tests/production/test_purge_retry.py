@@ -46,7 +46,7 @@ def test_a_failed_purge_is_retried_without_uploading_again(
     report = site.batch()
     assert [o.status for o in report.outcomes] == [SyncStatus.FAILED]
     assert "CDN purge failed" in (report.outcomes[0].error or "")
-    uploaded = set(site.app.state.published("P"))
+    uploaded = set(site.app.state.published(site.app.store.identity, "P"))
     assert site.doc("plans/P/lessons/L1.json")["title"] == "New"  # the files did land
     pending = site.app.state.pending_purges("P")
     assert "plans/P/lessons/L1.json" in pending
@@ -62,6 +62,6 @@ def test_a_failed_purge_is_retried_without_uploading_again(
     purged = {url for call in cloudflare.calls[calls:] for url in call.files or []}
     assert purged == {f"{CDN}/{key}" for key in pending}
     assert site.app.state.pending_purges("P") == []
-    assert set(site.app.state.published("P")) == uploaded
+    assert set(site.app.state.published(site.app.store.identity, "P")) == uploaded
     log = site.app.state.sync_log(plan="P", limit=1)[0]
     assert (log.status, log.counts.purge_requests) == (SyncStatus.SUCCESS, 1)

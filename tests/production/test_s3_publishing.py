@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from fakes.s3server import TEST_CREDENTIALS, S3FaultProxy
+from memora_cdn.core.links import resolve_link
 from memora_cdn.core.model import Doctype, SyncStatus, Trigger
 from memora_cdn.store.base import ObjectStore
 from sitekit import Site
@@ -39,7 +40,7 @@ class ClosureListener:
         body = self.inner.get(key)
         assert body is not None, f"a document links {key}, which the store does not have"
         for link in _links(json.loads(body)):
-            target = link.split("?")[0].removeprefix(self.prefix)
+            target = resolve_link(key, link)
             assert target in keys, f"{key} links {target}, which the store does not have"
             self._follow(target, keys)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from memora_cdn.errors import SettingError
-from memora_cdn.settings import SignerKind, load_settings
+from memora_cdn.settings import SignerKind, load_settings, unknown_variables
 
 
 @pytest.fixture(autouse=True)
@@ -110,7 +110,9 @@ def test_unknown_setting_in_the_file_is_named(tmp_path: Path) -> None:
     config.write_text("batch_treshold = 7\n")
     with pytest.raises(SettingError) as caught:
         load_settings(config)
-    assert str(caught.value) == "invalid setting batch_treshold=7: unknown setting"
+    assert str(caught.value) == (
+        "invalid setting batch_treshold=7: unknown setting; did you mean batch_threshold?"
+    )
 
 
 def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
@@ -158,3 +160,33 @@ def test_s3_and_redis_secrets_stay_out_of_repr_and_errors(monkeypatch: pytest.Mo
         "cloudflare_zone_id and cloudflare_api_token go together"
     )
     assert "cf-token-value" not in str(caught.value)
+
+
+def test_a_misspelt_variable_warns_naming_the_closest_setting(
+    monkeypatch: pytest.MonkeyPatch, no_settings_env: None
+) -> None:
+    monkeypatch.setenv("MEMORA_CDN_STROE", "file://./elsewhere")
+    warnings: list[str] = []
+    settings = load_settings(warn=warnings.append)
+    assert settings.store == "file://./cdn-out"
+    assert warnings == [
+        "MEMORA_CDN_STROE is not a setting and is ignored; did you mean MEMORA_CDN_STORE (store)?"
+    ]
+
+
+def test_a_variable_like_no_setting_at_all_warns_without_a_guess() -> None:
+    assert unknown_variables({"MEMORA_CDN_XYZZY": "1"}) == [
+        "MEMORA_CDN_XYZZY is not a setting and is ignored"
+    ]
+
+
+def test_test_only_and_config_variables_and_real_settings_do_not_warn() -> None:
+    environ = {
+        "MEMORA_CDN_TEST_MARIADB_URL": "mysql://root@127.0.0.1/x",
+        "MEMORA_CDN_REQUIRE_SERVICES": "1",
+        "MEMORA_CDN_CONFIG": "/etc/memora.toml",
+        "MEMORA_CDN_STORE": "file://./x",
+        "MEMORA_CDN_STATE_DATABASE_URL": "sqlite:///s.db",
+        "OTHER_STROE": "x",
+    }
+    assert unknown_variables(environ) == []

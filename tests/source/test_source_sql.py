@@ -19,6 +19,7 @@ from memora_cdn.core.model import (
     Doctype,
     Node,
     NodeKind,
+    Orphan,
     Override,
     Plan,
     PlanSubject,
@@ -571,7 +572,11 @@ def test_null_values_take_the_column_defaults(engine: sa.Engine) -> None:
     assert snapshot.plan.is_published is True
     nodes = by_key(snapshot)
     subject = nodes[(NodeKind.SUBJECT, "S1")]
-    assert (subject.is_linear, subject.is_published, subject.is_public) == (True, True, False)
+    # SPEC §3: NULL is_published on a content node is 0 (the plan's NULL keeps its default).
+    assert (subject.is_linear, subject.is_published, subject.is_public) == (True, False, False)
+    assert snapshot.warnings == (
+        "Memora Subject 'S1': is_published is NULL; read as 0 (unpublished)",
+    )
     assert subject.sort_order == 0
     track = nodes[(NodeKind.TRACK, "T1")]
     assert (track.is_linear, track.is_free_preview, track.title) == (False, False, "T1")
@@ -653,7 +658,9 @@ def test_missing_required_table_is_an_error_naming_the_table(engine: sa.Engine) 
 # -- orphans ------------------------------------------------------------------------------
 
 
-def test_orphans_are_warnings_and_the_plan_still_loads(engine: sa.Engine) -> None:
+def test_orphans_the_plan_published_before_are_its_warnings_and_the_plan_still_loads(
+    engine: sa.Engine,
+) -> None:
     create_content_schema(engine)
     b = CatalogueBuilder(engine)
     small_tree(b)
@@ -662,16 +669,19 @@ def test_orphans_are_warnings_and_the_plan_still_loads(engine: sa.Engine) -> Non
     b.track("T-LOOSE", "")
     b.unit("U-NULL", None)
     b.insert()
+    published = {
+        ("Memora Lesson", "L-ORPHAN"),
+        ("Memora Lesson Stage", "ST-ORPHAN"),
+        ("Memora Subject", "S1"),
+    }
 
-    snapshot = SqlSource(engine).load("P1")
+    snapshot = SqlSource(engine).load("P1", published)
 
     assert snapshot is not None
     assert sorted(snapshot.warnings) == [
         "Memora Lesson 'L-ORPHAN': parent Memora Topic 'TP-GONE' not found; skipped (orphan)",
         "Memora Lesson Stage 'ST-ORPHAN': parent Memora Lesson 'L-GONE' not found; "
         "skipped (orphan)",
-        "Memora Track 'T-LOOSE': no parent Memora Subject set; skipped (orphan)",
-        "Memora Unit 'U-NULL': no parent Memora Track set; skipped (orphan)",
     ]
     assert sorted(node.name for node in snapshot.nodes) == [
         "S1",
@@ -681,6 +691,35 @@ def test_orphans_are_warnings_and_the_plan_still_loads(engine: sa.Engine) -> Non
         "S1-U",
     ]
     assert [stage.name for stage in snapshot.stages] == ["S1-L-stage"]
+
+
+def test_orphans_no_plan_published_are_in_no_plans_warnings_but_in_the_site_wide_list(
+    engine: sa.Engine,
+) -> None:
+    create_content_schema(engine)
+    b = CatalogueBuilder(engine)
+    small_tree(b)
+    b.lesson("L-ORPHAN", "TP-GONE")
+    b.stage("L-GONE", name="ST-ORPHAN")
+    b.track("T-LOOSE", "")
+    b.unit("U-NULL", None)
+    b.insert()
+    source = SqlSource(engine)
+
+    snapshot = source.load("P1", {("Memora Subject", "S1"), ("Memora Lesson", "S1-L")})
+
+    assert snapshot is not None
+    assert snapshot.warnings == ()
+    assert source.orphans() == [
+        Orphan(Doctype.LESSON, "L-ORPHAN", Doctype.TOPIC, "TP-GONE"),
+        Orphan(Doctype.LESSON_STAGE, "ST-ORPHAN", Doctype.LESSON, "L-GONE"),
+        Orphan(Doctype.TRACK, "T-LOOSE", Doctype.SUBJECT, None),
+        Orphan(Doctype.UNIT, "U-NULL", Doctype.TRACK, None),
+    ]
+    assert [orphan.warning() for orphan in source.orphans()][2:] == [
+        "Memora Track 'T-LOOSE': no parent Memora Subject set; skipped (orphan)",
+        "Memora Unit 'U-NULL': no parent Memora Track set; skipped (orphan)",
+    ]
 
 
 # -- missing and unpublished plans --------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -18,7 +19,7 @@ from botocore.exceptions import ClientError
 from fakes.s3server import TEST_CREDENTIALS, MotoS3Server, S3FaultProxy, s3_store
 from memora_cdn.core import paths
 from memora_cdn.errors import SettingError, StoreError
-from memora_cdn.store.base import JSON_CONTENT_TYPE
+from memora_cdn.store.base import JSON_CONTENT_TYPE, MARKER
 from memora_cdn.store.local import FileStore
 from memora_cdn.store.s3 import S3Store, parse_store_url, s3_client
 
@@ -280,6 +281,58 @@ def test_stores_describe_where_they_write(store_under_test: StoreUnderTest) -> N
         assert secret not in repr(store_under_test.store)
 
 
+def test_stores_name_their_identity_with_bucket_and_prefix_and_no_secret(
+    store_under_test: StoreUnderTest, tmp_path: Path
+) -> None:
+    identity = store_under_test.store.identity
+    expected = {
+        "file": f"file://{(tmp_path / 'cdn').resolve()}",
+        "s3": f"s3://{store_under_test.bucket}",
+        "s3-prefix": f"s3://{store_under_test.bucket}/cdn/v1",
+    }
+    assert identity == expected[store_under_test.kind]
+    for secret in TEST_CREDENTIALS:
+        assert secret not in identity
+
+
+def test_the_store_marker_is_read_and_written_but_never_listed(
+    store_under_test: StoreUnderTest,
+) -> None:
+    put(store_under_test, MARKER, b'{"store_id":"x"}')
+    put(store_under_test, paths.manifest_key("P"))
+    assert store_under_test.store.get(MARKER) == b'{"store_id":"x"}'
+    assert listed(store_under_test) == [paths.manifest_key("P")]
+    assert store_under_test.store.delete_prefix("") == 1
+    assert store_under_test.store.get(MARKER) == b'{"store_id":"x"}'
+
+
+def test_partial_writes_are_listed_apart_from_keys_and_deleted_like_them(
+    store_under_test: StoreUnderTest,
+) -> None:
+    lesson = paths.lesson_key("P", "L1")
+    put(store_under_test, lesson)
+    store = store_under_test.store
+    if not isinstance(store, FileStore):
+        assert store.partials() == []  # an S3 PUT lands whole or not at all
+        return
+    left = [
+        "plans/P/lessons/.tmp-k1ll3d.part",
+        "plans/Q/subjects/.tmp-x.part",
+        ".tmp-root.part",
+    ]
+    for name in left:
+        path = store.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b'{"a whole lesson body":')
+    put(store_under_test, paths.lesson_key("P", ".tmp-named-so.part"))  # a key, not a partial
+    assert listed(store_under_test) == sorted([lesson, paths.lesson_key("P", ".tmp-named-so.part")])
+    assert store.partials("plans/P/") == ["plans/P/lessons/.tmp-k1ll3d.part"]
+    assert store.partials() == sorted(left)
+    store.delete(store.partials("plans/Q/"))
+    assert store.partials() == [".tmp-root.part", "plans/P/lessons/.tmp-k1ll3d.part"]
+    assert not (store.root / "plans/Q").exists()  # emptied folders are pruned
+
+
 # -- S3 only -------------------------------------------------------------------------------
 
 
@@ -311,6 +364,27 @@ def test_listing_follows_continuation_pages(s3_proxy: S3FaultProxy, s3_bucket: s
     listings = [r for r in s3_proxy.requests if "list-type=2" in r.query]
     assert len(listings) == 3 + 3
     assert [len(batch) for batch in s3_proxy.delete_batches] == [25]
+
+
+def test_an_s3_identity_names_the_endpoint_host_but_never_its_credentials(
+    s3_server: MotoS3Server,
+) -> None:
+    client = s3_client(s3_server.endpoint, "auto", *TEST_CREDENTIALS, 4)
+    endpoint = "https://user:pass@acct.r2.cloudflarestorage.com:8443/"
+    store = S3Store(client, "bucket", "cdn/v1", endpoint_url=endpoint)
+    assert store.identity == "s3://bucket/cdn/v1?endpoint=acct.r2.cloudflarestorage.com:8443"
+    assert S3Store(client, "bucket", "cdn/v1").identity == "s3://bucket/cdn/v1"
+
+
+def test_folders_reached_by_different_paths_share_one_identity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cdn").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "cdn")
+    same = {FileStore("cdn").identity, FileStore(tmp_path / "link").identity}
+    assert same == {f"file://{(tmp_path / 'cdn').resolve()}"}
+    assert FileStore("cdn2").identity != FileStore("cdn").identity
 
 
 def test_a_put_failing_once_with_500_is_retried_by_the_client(

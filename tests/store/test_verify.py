@@ -19,12 +19,18 @@ from catalogue import CatalogueBuilder, create_content_schema
 from fakes.s3server import S3FaultProxy, s3_store
 from memora_cdn.core import paths
 from memora_cdn.core.documents import Published, dumps, sha256_hex
-from memora_cdn.errors import StoreError
+from memora_cdn.errors import (
+    RepairRefusedError,
+    StoreError,
+    StoreListingError,
+    StoreWipedError,
+)
 from memora_cdn.publish import Publisher, PublishOptions
 from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore
-from memora_cdn.store.base import JSON_CONTENT_TYPE, ObjectStore
-from memora_cdn.store.verify import VerifyReport, matches, verify
+from memora_cdn.store.base import JSON_CONTENT_TYPE, MARKER, ObjectStore
+from memora_cdn.store.local import FileStore
+from memora_cdn.store.verify import REPAIR_DELETE_LIMIT, VerifyReport, matches, verify
 
 if TYPE_CHECKING:
     from store.conftest import StoreUnderTest
@@ -75,7 +81,9 @@ class Site:
 
     def assert_store_and_index_agree(self) -> None:
         indexed = {
-            key for p in self.state.publications() for key in self.state.published(p.plan_id)
+            key
+            for p in self.state.publications(self.store.identity)
+            for key in self.state.published(self.store.identity, p.plan_id)
         }
         assert set(self.store.list_keys("plans/")) == indexed
         report = verify(self.store, self.state, repair=False)
@@ -134,7 +142,7 @@ def test_verify_finds_missing_unexpected_and_corrupt_files_and_changes_nothing(
     assert report.corrupt == tuple(sorted([unit, manifest]))
     assert (report.ok, report.repaired, report.plans_to_rebuild) == (False, False, ())
     assert site.store.get(stray) == b"{}"
-    assert lesson in site.state.published(PLAIN)
+    assert lesson in site.state.published(site.store.identity, PLAIN)
     if store_under_test.proxy is not None:
         assert store_under_test.proxy.delete_batches == []
         assert sum(store_under_test.proxy.puts.values()) == 0
@@ -156,11 +164,16 @@ def test_repair_then_a_rebuild_of_the_named_plans_makes_store_and_index_agree(
 
     assert (report.missing, report.corrupt) == ((lesson,), (shard,))
     assert report.plans_to_rebuild == tuple(sorted([PLAIN, AWKWARD, "GONE"]))
-    assert not any(key.startswith(("plans/GONE/", stray)) for key in site.store.list_keys())
-    assert lesson not in site.state.published(PLAIN)
-    assert shard not in site.state.published(AWKWARD)
+    # The GONE folder's manifest is a current manifest (clients may hold it): it stays until
+    # GONE's rebuild, which finds no such plan, removes the folder.
+    assert report.linked == (paths.manifest_key("GONE"),)
+    left = [key for key in site.store.list_keys() if key.startswith(("plans/GONE/", stray))]
+    assert left == [paths.manifest_key("GONE")]
+    assert lesson not in site.state.published(site.store.identity, PLAIN)
+    assert shard not in site.state.published(site.store.identity, AWKWARD)
     again = verify(site.store, site.state, repair=False)
-    assert (again.missing, again.unexpected, again.corrupt) == ((), (shard,), ())  # until rebuilt
+    assert (again.missing, again.corrupt) == ((), ())
+    assert again.unexpected == (paths.manifest_key("GONE"), shard)  # until rebuilt
 
     if store_under_test.proxy is not None:
         store_under_test.proxy.reset()
@@ -197,7 +210,8 @@ def test_a_failed_upload_through_the_s3_server_leaves_store_and_index_agreeing(
 ) -> None:
     store = s3_store(s3_proxy.endpoint, s3_bucket, "cdn", max_attempts=1)
     site = Site(sqlite_engine, store)
-    s3_proxy.fail_puts(nth=5, times=None)  # the 5th upload fails, and so do its retries
+    # The store's marker is the 1st PUT; the 5th document upload fails, and so do its retries.
+    s3_proxy.fail_puts(nth=6, times=None)
     with pytest.raises(StoreError, match="InternalError"):
         site.publish(PLAIN)
     assert len(s3_proxy.failed_puts) == 2  # the attempt and its one retry
@@ -241,3 +255,232 @@ def test_a_body_matches_its_index_entry_only_if_size_version_and_content_hash_ag
     body: bytes | None, entry: Published, expected: bool
 ) -> None:
     assert matches(body, entry) is expected
+
+
+# -- repair safety (issue 7, items 5–7) ------------------------------------------------------
+
+
+class ListingAs:
+    """The store, except that listing it finds nothing (a wrong path, bucket or prefix that
+    resolved to the same identity, an unmounted folder) or fails."""
+
+    def __init__(self, store: ObjectStore, failure: str | None = None) -> None:
+        self.inner = store
+        self.failure = failure
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    @property
+    def identity(self) -> str:
+        return self.inner.identity
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        if self.failure is not None:
+            raise StoreError(prefix, self.failure)
+        return iter(())
+
+
+def snapshot(site: Site) -> tuple[dict[str, bytes | None], dict[str, dict[str, Published]]]:
+    """Every body in the store (with the marker and partial files), and the whole index."""
+    keys = [*site.store.list_keys(), MARKER, *site.store.partials()]
+    identity = site.store.identity
+    index = {
+        p.plan_id: site.state.published(identity, p.plan_id)
+        for p in site.state.publications(identity)
+    }
+    return {key: site.store.get(key) for key in keys}, index
+
+
+def test_verify_repair_against_an_empty_listing_keeps_the_index_and_deletes_nothing(
+    site: Site,
+) -> None:
+    site.publish(PLAIN, AWKWARD)
+    before = snapshot(site)
+    indexed = sum(len(entries) for entries in before[1].values())
+
+    for repair in (False, True):
+        with pytest.raises(StoreListingError) as caught:
+            verify(ListingAs(site.store), site.state, repair=repair)  # type: ignore[arg-type]
+        assert str(caught.value) == (
+            f"store {site.store.identity} lists no files under plans/ but the index says it"
+            f" holds {indexed} there: nothing was changed; check the store setting (folder,"
+            " bucket, prefix), and if the store really was emptied, run"
+            " `memora-cdn verify --repair --yes` to upload everything again"
+        )
+        assert (caught.value.store, caught.value.indexed) == (site.store.identity, indexed)
+    assert snapshot(site) == before
+    # Run again on the real listing: nothing is a stray, nothing is deleted.
+    report = verify(site.store, site.state, repair=True)
+    assert (report.ok, report.deleted) == (True, ())
+    assert snapshot(site) == before
+
+
+def test_a_store_that_cannot_be_listed_is_an_error_naming_it_and_the_index(site: Site) -> None:
+    site.publish(PLAIN)
+    before = snapshot(site)
+    broken = ListingAs(site.store, failure="ListObjectsV2 failed: AccessDenied (HTTP 403)")
+    with pytest.raises(StoreListingError) as caught:
+        verify(broken, site.state, repair=True)  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        f"store {site.store.identity} cannot be listed (ListObjectsV2 failed: AccessDenied"
+        f" (HTTP 403)) but the index says it holds {len(before[1][PLAIN])} files there:"
+        " nothing was changed"
+    )
+    assert snapshot(site) == before
+
+
+def test_repair_never_deletes_a_file_a_manifest_links(site: Site) -> None:
+    site.publish(PLAIN, AWKWARD)
+    identity = site.store.identity
+    lesson = paths.lesson_key(PLAIN, "L2")
+    stray = paths.lesson_key(PLAIN, "OLD")
+    site.put(stray, b"{}")
+    site.state.record_deletes(identity, PLAIN, [lesson])  # the index lost one row ...
+    site.state.forget_plan(identity, AWKWARD)  # ... and a whole plan
+    live = set(site.store.list_keys()) - {stray}
+
+    report = verify(site.store, site.state, repair=True)
+
+    assert report.deleted == (stray,)
+    assert lesson in report.linked
+    assert paths.manifest_key(AWKWARD) in report.linked
+    assert set(report.linked) == {lesson} | {k for k in live if k.startswith("plans/Plan")}
+    assert set(site.store.list_keys()) == live
+    assert report.plans_to_rebuild == (AWKWARD,)
+    site.publish(*report.plans_to_rebuild, PLAIN)
+    site.assert_store_and_index_agree()
+
+
+def test_dry_run_changes_nothing(site: Site, store_under_test: StoreUnderTest) -> None:
+    site.publish(PLAIN, AWKWARD)
+    lesson = paths.lesson_key(PLAIN, "L2")
+    unit = paths.unit_key(AWKWARD, "U1")
+    stray = paths.lesson_key(PLAIN, "OLD")
+    site.store.delete([lesson, MARKER])
+    site.put(unit, b"{}")
+    site.put(stray, b"{}")
+    if isinstance(site.store, FileStore):
+        (site.store.root / "plans/P1/units/.tmp-k1ll3d.part").write_bytes(b"{")
+    before = snapshot(site)
+    if store_under_test.proxy is not None:
+        store_under_test.proxy.reset()
+
+    report = verify(site.store, site.state, repair=True, dry_run=True)
+
+    partial = ("plans/P1/units/.tmp-k1ll3d.part",) if isinstance(site.store, FileStore) else ()
+    assert (report.dry_run, report.repaired, report.marker_missing) == (True, False, True)
+    assert report.deleted == tuple(sorted((stray, *partial)))
+    assert report.partial == partial
+    assert report.reupload == tuple(sorted([lesson, unit]))
+    assert report.plans_to_rebuild == tuple(sorted([PLAIN, AWKWARD]))
+    assert snapshot(site) == before
+    if store_under_test.proxy is not None:
+        assert store_under_test.proxy.delete_batches == []
+        assert sum(store_under_test.proxy.puts.values()) == 0
+
+
+def test_repair_refuses_mass_delete_without_yes(site: Site) -> None:
+    site.publish(PLAIN)
+    strays = [paths.lesson_key(PLAIN, f"OLD{n:02}") for n in range(REPAIR_DELETE_LIMIT + 1)]
+    for key in strays:
+        site.put(key, b"{}")
+    before = snapshot(site)
+
+    with pytest.raises(RepairRefusedError) as caught:
+        verify(site.store, site.state, repair=True)
+    assert str(caught.value) == (
+        "repair would delete 11 files, more than 10: nothing was changed; run"
+        " `memora-cdn verify --repair --dry-run` to see them, then pass --yes"
+    )
+    assert snapshot(site) == before
+
+    site.store.delete(strays[:1])  # a handful (10) needs no --yes
+    assert verify(site.store, site.state, repair=True).deleted == tuple(strays[1:])
+    for key in strays:
+        site.put(key, b"{}")
+    assert verify(site.store, site.state, repair=True, yes=True).deleted == tuple(strays)
+    site.assert_store_and_index_agree()
+
+
+def test_a_store_that_lost_its_marker_is_not_trusted_and_repair_restores_it(
+    site: Site, store_under_test: StoreUnderTest
+) -> None:
+    site.publish(PLAIN, AWKWARD)
+    indexed = site.state.indexed_files(site.store.identity)
+    site.store.delete([*site.store.list_keys(), MARKER])  # emptied (or swapped for an empty one)
+
+    with pytest.raises(StoreWipedError) as caught:
+        site.publish(PLAIN)
+    assert str(caught.value) == (
+        f"store {site.store.identity} has no .memora-cdn-store.json but the index says it"
+        f" holds {indexed} files there: it was emptied or swapped, so nothing was uploaded;"
+        " run `memora-cdn verify` to compare them, then `memora-cdn verify --repair` to"
+        " upload what is missing"
+    )
+    assert list(site.store.list_keys()) == []
+    with pytest.raises(StoreListingError):
+        verify(site.store, site.state, repair=True)
+
+    report = verify(site.store, site.state, repair=True, yes=True)
+
+    assert report.deleted == ()
+    assert len(report.reupload) == indexed
+    assert site.store.get(MARKER) is not None
+    site.publish(*report.plans_to_rebuild)
+    site.assert_store_and_index_agree()
+
+
+def test_killed_build_leftovers_are_removed_on_next_build(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "cdn")
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'site.db'}")
+    site = Site(engine, store)
+    site.publish(PLAIN, AWKWARD)
+    mine = store.root / "plans/P1/lessons/.tmp-k1ll3d.part"
+    theirs = store.root / paths.plan_prefix(AWKWARD) / "units/.tmp-other.part"
+    for leftover in (mine, theirs):
+        leftover.write_bytes(b'{"id":"L1","stages":[{"config":')  # a lesson body, cut short
+
+    site.publish(PLAIN)
+
+    assert not mine.exists()
+    assert theirs.exists()  # another plan's folder: its own build (or verify) removes it
+    assert verify(store, site.state, repair=False).partial == (
+        f"{paths.plan_prefix(AWKWARD)}units/.tmp-other.part",
+    )
+    engine.dispose()
+
+
+def test_killed_build_leftovers_go_with_their_plan_when_it_is_removed(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "cdn")
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'site.db'}")
+    site = Site(engine, store)
+    site.publish(PLAIN, AWKWARD)
+    (store.root / "plans/P1/lessons/.tmp-k1ll3d.part").write_bytes(b"{")
+    with engine.begin() as conn:
+        conn.execute(sa.text('UPDATE "tabMemora Academic Plan" SET is_published = 0'))
+
+    assert site.publisher.publish(PLAIN).removed
+
+    assert not (store.root / "plans/P1").exists()
+    engine.dispose()
+
+
+def test_verify_reports_partial_files_and_repair_removes_every_one(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "cdn")
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'site.db'}")
+    site = Site(engine, store)
+    site.publish(PLAIN)
+    left = [".tmp-a.part", "plans/P1/.tmp-b.part", "plans/GONE/lessons/.tmp-c.part"]
+    for name in left:
+        (store.root / name).parent.mkdir(parents=True, exist_ok=True)
+        (store.root / name).write_bytes(b"{")
+
+    assert verify(store, site.state, repair=False).partial == tuple(sorted(left))
+    report = verify(store, site.state, repair=True)
+
+    assert report.deleted == tuple(sorted(left))
+    assert store.partials() == []
+    assert not (store.root / "plans/GONE").exists()
+    site.assert_store_and_index_agree()
+    engine.dispose()

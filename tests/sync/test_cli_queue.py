@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
 
-from memora_cdn.cli import app
+from clirun import invoke
+from memora_cdn.queue.sql import SqlQueue
 from memora_cdn.state.schema import export_queue
-
-runner = CliRunner()
 
 
 @pytest.fixture
@@ -21,13 +20,6 @@ def demo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_settings_env: N
     monkeypatch.chdir(tmp_path)
     assert invoke("demo")[0] == 0
     return tmp_path
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def queue_status() -> dict[str, int]:
@@ -86,8 +78,9 @@ def test_dead_letters_are_listed_retried_and_cleared(
     monkeypatch.setenv("MEMORA_CDN_MAX_RETRIES", "0")
     assert invoke("notify", "Memora Lesson", "LES-00001")[0] == 0
     code, _, err = invoke("sync")
-    assert code == 1
-    assert "dead-lettered PLAN-G10-LIT: store error on 'plans/PLAN-G10-LIT/" in err
+    assert code == 6  # a store error
+    # A new store: its marker is the first thing read and written, and that fails.
+    assert "dead-lettered PLAN-G10-LIT: store error on '.memora-cdn-store.json'" in err
     code, out, _ = invoke("dead-letter", "list")
     assert code == 0
     assert "PLAN-G10-LIT" in out
@@ -104,7 +97,7 @@ def test_dead_letters_are_listed_retried_and_cleared(
     assert "'PLAN-G10-SCI' is not in the dead letter" in err
     # PLAN-G11-GEN (shows LES-00001 but has nothing to upload) fails too: the store-wide files
     # (schemas/v1/, plans.json) cannot be checked or written in a store that is not a folder.
-    assert invoke("dead-letter", "clear")[1] == "Cleared 2 dead letters.\n"
+    assert invoke("dead-letter", "clear", "--all")[1] == "Cleared 2 dead letters.\n"
     assert queue_status()["dead_letter"] == 0
 
 
@@ -119,8 +112,18 @@ def test_a_corrupt_queue_row_and_a_vanished_plan_do_not_stop_the_batch(demo_dir:
                 due_at=sa.func.current_timestamp(),
             )
         )
+        # A plan deleted after it was queued (`rebuild` refuses a name that does not exist).
+        for plan in ("NO-SUCH-PLAN", "PLAN-G10-SCI"):
+            conn.execute(
+                sa.insert(export_queue).values(
+                    plan_id=plan,
+                    state="pending",
+                    enqueued_at=sa.func.current_timestamp(),
+                    due_at=sa.func.current_timestamp(),
+                )
+            )
     engine.dispose()
-    assert invoke("rebuild", "NO-SUCH-PLAN", "PLAN-G10-SCI")[0] == 0
+    assert invoke("sync")[0] == 0
     _, out, _ = invoke("dead-letter", "list")
     assert "BROKEN" in out
     assert "corrupt queue row" in out
@@ -130,3 +133,61 @@ def test_a_corrupt_queue_row_and_a_vanished_plan_do_not_stop_the_batch(demo_dir:
         ("NO-SUCH-PLAN", "Success"),
         ("PLAN-G10-SCI", "Success"),
     }
+
+
+def test_dead_letter_clear_without_a_plan_or_all_is_an_error_and_clears_nothing(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _dead_letter("PLAN-G10-SCI")
+    for args in ([], ["PLAN-G10-SCI", "--all"]):
+        code, out, err = invoke("dead-letter", "clear", *args)
+        assert (code, out) == (2, "")
+        assert err == (
+            "error: name one plan to clear, or --all to clear every dead letter (not both)\n"
+        )
+    assert queue_status()["dead_letter"] == 1
+    assert invoke("dead-letter", "clear", "PLAN-G10-SCI")[1] == "Cleared 1 dead letter.\n"
+    assert queue_status()["dead_letter"] == 0
+
+
+def _dead_letter(plan: str) -> None:
+    engine = sa.create_engine("sqlite:///memora.db")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(export_queue).values(
+                plan_id=plan,
+                state="dead",
+                attempts=4,
+                enqueued_at=sa.func.current_timestamp(),
+                due_at=sa.func.current_timestamp(),
+                last_error="boom",
+                failed_at=sa.func.current_timestamp(),
+            )
+        )
+    engine.dispose()
+
+
+def _claim_elsewhere(plan: str) -> None:
+    """Another worker (another process, or one that crashed) holds `plan`'s lease."""
+    engine = sa.create_engine("sqlite:///memora.db")
+    queue = SqlQueue(engine)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    queue.enqueue([plan], now)
+    claims = queue.claim("elsewhere:1", now, lease_seconds=600, plans=[plan])
+    assert [c.plan for c in claims] == [plan]
+    engine.dispose()
+
+
+def test_a_plan_held_by_another_worker_is_reported_skipped_never_up_to_date(
+    demo_dir: Path,
+) -> None:
+    _claim_elsewhere("PLAN-G10-SCI")
+    code, out, _ = invoke("rebuild", "PLAN-G10-SCI")
+    assert code == 0
+    assert out == (
+        "skipped: PLAN-G10-SCI is being built by another worker; "
+        "queued to be built again after it.\n"
+    )
+    code, out, _ = invoke("sync")
+    assert code == 0
+    assert out == "Nothing pending.\nskipped: 1 plan is being built by another worker.\n"

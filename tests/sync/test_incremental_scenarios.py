@@ -60,7 +60,8 @@ def test_twenty_edits_before_a_batch_build_the_plan_once(site: Site) -> None:
     site.assert_store_equals_fresh_export()
 
 
-def test_a_stage_edit_rebuilds_exactly_four_files_in_each_plan_with_its_lesson(site: Site) -> None:
+def test_a_stage_edit_rebuilds_exactly_five_files_in_each_plan_with_its_lesson(site: Site) -> None:
+    # Five since search entries carry `?v=` (SPEC §3): the (unsharded) search index too.
     two_plans_sharing_a_subject(site)
     site.update(Doctype.LESSON_STAGE, "U2L2-S1", config='{"body": "changed"}')
     queued = site.notify(Doctype.LESSON_STAGE, "U2L2-S1")
@@ -72,6 +73,7 @@ def test_a_stage_edit_rebuilds_exactly_four_files_in_each_plan_with_its_lesson(s
             f"plans/{outcome.plan}/lessons/U2L2.json",
             f"plans/{outcome.plan}/units/U2.json",
             f"plans/{outcome.plan}/subjects/A.json",
+            f"plans/{outcome.plan}/search_index.json",
             f"plans/{outcome.plan}/manifest.json",
         }
     assert sorted(o.plan for o in report.outcomes) == ["X", "Y"]
@@ -197,7 +199,8 @@ def test_a_failing_build_retries_at_the_backoff_times_then_dead_letters_then_rec
         (SyncStatus.FAILED, 0),
     ]
     assert log[0].error_message is not None
-    assert log[0].error_message.startswith("store error on 'plans/Z/")
+    # The store's marker is read before anything is uploaded: that read fails first.
+    assert log[0].error_message.startswith("store error on '.memora-cdn-store.json'")
     assert [d.plan for d in site.app.queue.dead_letters()] == ["Z"]
     site.clock.advance(3600)
     assert site.batch().outcomes == []  # dead letters wait for an operator

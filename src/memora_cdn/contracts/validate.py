@@ -1,9 +1,10 @@
 """Check published documents against their JSON Schemas, and a whole store tree against itself.
 
-`validate_document` is what the publisher runs on every rendered document before anything is
-uploaded; `validate_tree` is `memora-cdn validate DIR`: it reads a store root from disk, checks
-every file against the schema its key implies, and then checks that every link names a file
-that exists and, for a versioned link, that the file's SHA-256 still starts with its `?v=`.
+`check_body` is what the publisher runs on the bytes of every rendered document before
+anything is uploaded (parsed back strictly, then `validate_document`); `validate_tree` is
+`memora-cdn validate DIR`: it reads a store root from disk, checks every file against the
+schema its key implies, and then resolves every link against the file holding it, as a client
+does, and checks that it names a file that exists and whose SHA-256 starts with its `?v=`.
 
 A schema's `errorMessage` (the ajv-errors keyword) is the message for the rule it states: the
 conditional branches (`then` / `else`) and the string formats (timestamps, links) carry one;
@@ -25,6 +26,7 @@ from typing import Any
 import fastjsonschema
 from jsonschema import Draft202012Validator, SchemaError, ValidationError
 
+from memora_cdn.core.links import VERSION_HEX, link_version, resolve_link
 from memora_cdn.core.paths import (
     PLANS_KEY,
     SCHEMAS_PREFIX,
@@ -38,7 +40,7 @@ from memora_cdn.core.paths import (
 from memora_cdn.errors import StoreError
 from memora_cdn.store.local import FileStore
 
-__all__ = ["Problem", "schema", "schema_body", "validate_document", "validate_tree"]
+__all__ = ["Problem", "check_body", "schema", "schema_body", "validate_document", "validate_tree"]
 
 _PACKAGE = "memora_cdn.contracts"
 
@@ -243,28 +245,18 @@ def validate_tree(root: Path) -> list[Problem]:
         if body is None:  # removed while we looked
             continue
         digests[key] = hashlib.sha256(body).hexdigest()
-        try:
-            document = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-        except UnicodeDecodeError as exc:
-            problems.append(Problem(key, "$", f"not UTF-8 text: {exc.reason} at byte {exc.start}"))
-            continue
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno} column {exc.colno}"
-            problems.append(Problem(key, "$", f"not valid JSON: {exc.msg} at {where}"))
-            continue
-        except ValueError as exc:
-            problems.append(Problem(key, "$", f"not valid JSON: {exc}"))
-            continue
-        if not isinstance(document, Mapping):
-            problems.append(Problem(key, "$", f"must be an object, not {_json_type(document)}"))
+        if key in _SCHEMA_KEYS:
+            document, found = _parse_body(body, key)
+        else:
+            document, found = check_body(parsed.kind if parsed else DocKind.PLANS, body, key)
+        problems.extend(found)
+        if document is None:
             continue
         if key in _SCHEMA_KEYS:
             problems.extend(_check_schema(key, document))
         elif parsed is None:
-            problems.extend(validate_document(DocKind.PLANS, document, key))
             listing = document
         else:
-            problems.extend(validate_document(parsed.kind, document, key))
             problems.extend(_identity(key, parsed, document))
             documents[key] = (parsed, document)
     for key, (parsed, document) in documents.items():
@@ -277,6 +269,35 @@ def validate_tree(root: Path) -> list[Problem]:
                 link = _Link(f"$.plans[{index}].manifest_url", url, DocKind.MANIFEST, False)
                 problems.extend(_check_link(PLANS_KEY, segment(plan_id), link, digests))
     return sorted(problems)
+
+
+def check_body(
+    kind: DocKind, body: bytes, file: str
+) -> tuple[Mapping[str, Any] | None, list[Problem]]:
+    """The document in `body` (strict UTF-8 JSON, no NaN/Infinity) and every way it breaks
+    the schema of `kind`; None when the bytes are not a JSON object at all. This is what
+    the publisher checks before uploading: the bytes themselves, not the data they came from.
+    """
+    document, problems = _parse_body(body, file)
+    if document is None:
+        return None, problems
+    return document, validate_document(kind, document, file)
+
+
+def _parse_body(body: bytes, file: str) -> tuple[Mapping[str, Any] | None, list[Problem]]:
+    """The JSON object in `body` (strict UTF-8 JSON, no NaN/Infinity), or None and why not."""
+    try:
+        document = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        return None, [Problem(file, "$", f"not UTF-8 text: {exc.reason} at byte {exc.start}")]
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        return None, [Problem(file, "$", f"not valid JSON: {exc.msg} at {where}")]
+    except (ValueError, RecursionError) as exc:
+        return None, [Problem(file, "$", f"not valid JSON: {exc}")]
+    if not isinstance(document, Mapping):
+        return None, [Problem(file, "$", f"must be an object, not {_json_type(document)}")]
+    return document, []
 
 
 def _check_schema(key: str, document: Mapping[str, Any]) -> Iterator[Problem]:
@@ -320,9 +341,9 @@ def _links(kind: DocKind, document: Mapping[str, Any]) -> Iterator[_Link]:
         yield from _urls(document, "$", ["topics", "lessons"], DocKind.LESSON, versioned=True)
     elif kind is DocKind.SEARCH_INDEX:
         yield from _urls(document, "$", ["shards"], DocKind.SEARCH_SHARD, versioned=True)
-        yield from _urls(document, "$", ["entries"], DocKind.LESSON, versioned=False)
+        yield from _urls(document, "$", ["entries"], DocKind.LESSON, versioned=True)
     elif kind is DocKind.SEARCH_SHARD:
-        yield from _urls(document, "$", ["entries"], DocKind.LESSON, versioned=False)
+        yield from _urls(document, "$", ["entries"], DocKind.LESSON, versioned=True)
 
 
 def _urls(
@@ -347,29 +368,25 @@ def _items(value: object) -> Iterable[tuple[int, Mapping[str, Any]]]:
 def _check_link(
     key: str, plan_segment: str, link: _Link, digests: Mapping[str, str]
 ) -> Iterator[Problem]:
-    target, _, version = link.url.partition("?v=")
-    if target.startswith("plans/"):
-        local = target
-    else:
-        start = target.find("/plans/")
-        if start < 0:
-            yield Problem(key, link.field, f"link {link.url} does not lead into plans/")
-            return
-        local = target[start + 1 :]
-    if any(part in ("", ".", "..") for part in local.split("/")):
-        yield Problem(key, link.field, f"link {link.url} is not a plain store key")
+    """A link resolved against the URL of the file holding it, as any client does (SPEC §3
+    "Links"): its decoded path must be the key of an existing file of the right kind in the
+    same plan, and its `?v=` the start of that file's SHA-256."""
+    target = resolve_link(key, link.url)
+    if target is None:
+        yield Problem(key, link.field, f"link {link.url} leads out of the store")
         return
-    parsed = parse_key(local)
+    parsed = parse_key(target)
     if parsed is None or parsed.kind is not link.kind or parsed.plan_segment != plan_segment:
         wanted = f"a {link.kind.value} document of plan {readable(plan_segment)!r}"
         yield Problem(key, link.field, f"link {link.url} does not name {wanted}")
         return
-    digest = digests.get(local)
+    digest = digests.get(target)
+    version = link_version(link.url) or ""
     if digest is None:
-        yield Problem(key, link.field, f"link {link.url} names {local}, which does not exist")
-    elif link.versioned and not digest.startswith(version):
+        yield Problem(key, link.field, f"link {link.url} names {target}, which does not exist")
+    elif link.versioned and not (version and digest.startswith(version)):
         yield Problem(
             key,
             link.field,
-            f"link {link.url} is stale: {local} is now at ?v={digest[:12]}",
+            f"link {link.url} is stale: {target} is now at ?v={digest[:VERSION_HEX]}",
         )

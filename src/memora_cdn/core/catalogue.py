@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from memora_cdn.core import paths
-from memora_cdn.core.documents import Document, Published, finalize, link
+from memora_cdn.core.documents import Document, Published, finalize
+from memora_cdn.core.links import link
 from memora_cdn.core.model import Plan
 from memora_cdn.core.paths import DocKind
 
 
-def render_plans(
-    plans: Iterable[Plan], previous: Published | None, now: int, link_prefix: str
-) -> Document:
+def render_plans(plans: Iterable[Plan], previous: Published | None, now: int) -> Document:
     """The plans in title order (then name); unchanged content keeps its version and bytes.
 
-    Manifests are short-cached entry points: their links carry no content version.
+    Manifests are short-cached entry points: their links carry no content version. Links are
+    relative to `plans.json` (SPEC §3 "Links"), so a store under a prefix needs none of it here.
     """
     listed = [
         {
@@ -30,7 +30,7 @@ def render_plans(
                 )
                 if value is not None
             },
-            "manifest_url": link(link_prefix, paths.manifest_key(plan.name)),
+            "manifest_url": link(paths.PLANS_KEY, paths.manifest_key(plan.name)),
         }
         for plan in sorted(plans, key=lambda plan: (plan.title, plan.name))
     ]

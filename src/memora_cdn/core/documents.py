@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from memora_cdn.core.links import VERSION_HEX, link
 from memora_cdn.core.paths import DocKind
 
 SCHEMA_VERSION = 1
@@ -83,16 +84,7 @@ def finalize(
     return Document(key, kind, dumps(stamped), content_hash, version, stamped, expires_at)
 
 
-def link(prefix: str, key: str) -> str:
-    """The link to the file at `key` (every link is built here): a root-relative key."""
-    return f"{prefix}{key}"
-
-
-def versioned(url: str, body: bytes) -> str:
-    """`url` with the content version of `body`: `?v=` and its SHA-256's first 12 hex."""
-    return f"{url}?v={sha256_hex(body)[:12]}"
-
-
-def versioned_link(prefix: str, document: Document) -> str:
-    """A root-relative link that changes whenever the linked file's bytes do."""
-    return versioned(link(prefix, document.key), document.body)
+def versioned_link(from_key: str, document: Document) -> str:
+    """The link from the document at `from_key` to `document`, relative to the holder and
+    changing whenever the linked file's bytes do (SPEC §3 "Links")."""
+    return link(from_key, document.key, document.body_hash[:VERSION_HEX])

@@ -166,6 +166,28 @@ class Stage:
 
 
 @dataclass(frozen=True, slots=True)
+class Orphan:
+    """A row whose parent link is empty or names a row that does not exist."""
+
+    doctype: Doctype
+    name: str
+    parent_doctype: Doctype
+    parent: str | None
+
+    @property
+    def member(self) -> tuple[str, str]:
+        """How a plan's members (`cdn_plan_member`) name this row."""
+        return (self.doctype.value, self.name)
+
+    def warning(self) -> str:
+        if self.parent:
+            problem = f"parent {self.parent_doctype.value} {self.parent!r} not found"
+        else:
+            problem = f"no parent {self.parent_doctype.value} set"
+        return f"{self.doctype.value} {self.name!r}: {problem}; skipped (orphan)"
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything one plan's build reads from the source, loaded in a few queries."""
 
@@ -175,7 +197,8 @@ class Snapshot:
     nodes: tuple[Node, ...] = ()
     stages: tuple[Stage, ...] = ()
     warnings: tuple[str, ...] = field(default=())
-    """Problems found while loading (orphans, dangling links)."""
+    """Problems found while loading: repaired bad values, and orphans this plan published
+    before."""
 
 
 class SyncStatus(StrEnum):

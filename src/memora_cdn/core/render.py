@@ -8,6 +8,7 @@ rendered bottom-up: lessons, units, subjects, search shards, search index, manif
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,14 @@ from urllib.parse import urlsplit
 
 from memora_cdn.core import paths
 from memora_cdn.core.access import ResolvedNode, ResolvedPlan
-from memora_cdn.core.documents import Document, Published, finalize, iso_utc, versioned_link
+from memora_cdn.core.documents import (
+    Document,
+    Published,
+    dumps,
+    finalize,
+    iso_utc,
+    versioned_link,
+)
 from memora_cdn.core.model import AccessLevel, Doctype, NodeKind, Stage, StageType
 from memora_cdn.core.paths import DocKind
 from memora_cdn.core.search import SearchEntry, render_search
@@ -27,8 +35,6 @@ ConfigSigner = Callable[[dict[str, Any], int], tuple[dict[str, Any], int | None]
 
 @dataclass(frozen=True, slots=True)
 class RenderOptions:
-    link_prefix: str = ""
-    """Prepended to every link: the store prefix (links are root-relative keys)."""
     shard_threshold: int = 500
     shard_max_bytes: int = 100_000
     sign: ConfigSigner | None = None
@@ -77,6 +83,72 @@ def _describe(node: ResolvedNode) -> dict[str, Any]:
     return {"id": node.name, "title": node.title, **_optional(**texts)}
 
 
+CONFIG_MAX_BYTES = 1_000_000
+CONFIG_MAX_DEPTH = 64
+_INT_RANGE = (-(2**63), 2**64 - 1)
+
+
+def strict_json_object(text: str) -> tuple[dict[str, Any], str | None]:
+    """A stage config parsed as a JSON object that writes back as strict JSON, or `{}` and
+    why not (SPEC §3: NaN/Infinity, integers beyond 64 bits, nesting deeper than 64, lone
+    surrogates, over 1 MB, not an object)."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > CONFIG_MAX_BYTES:
+        return {}, f"is {size} bytes, over {CONFIG_MAX_BYTES}"
+    try:
+        value = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_int=_checked_int,
+            parse_float=_checked_float,
+        )
+    except RecursionError:
+        return {}, f"nests deeper than {CONFIG_MAX_DEPTH}"
+    except ValueError as error:
+        return {}, f"is not valid JSON ({error})"
+    if not isinstance(value, dict):
+        return {}, "is JSON but not an object"
+    if _depth(value) > CONFIG_MAX_DEPTH:
+        return {}, f"nests deeper than {CONFIG_MAX_DEPTH}"
+    try:
+        dumps(value)
+    except (TypeError, ValueError) as error:  # orjson.JSONEncodeError: lone surrogates
+        return {}, f"cannot be written as strict JSON ({error})"
+    return value, None
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _checked_int(text: str) -> int:
+    number = int(text)
+    if not _INT_RANGE[0] <= number <= _INT_RANGE[1]:
+        raise ValueError(f"integer {text[:30]} is beyond 64 bits")
+    return number
+
+
+def _checked_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number {text[:30]} is not finite")
+    return number
+
+
+def _depth(value: object) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (a scalar: 0)."""
+    deepest = 0
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level)
+            pending.extend((child, level + 1) for child in item)
+    return deepest
+
+
 def _count(node: ResolvedNode, kind: NodeKind) -> int:
     return sum(1 for _ in node.descendants(kind))
 
@@ -98,6 +170,8 @@ class _Renderer:
         self.documents: list[Document] = []
         self.unsigned: dict[str, None] = {}
         """Paid lessons with media URLs that no signer signs, in render order."""
+        self.lessons: dict[str, Document] = {}
+        """Each lesson's file by lesson name, for the search entries that link it."""
 
     def render(self) -> Rendering:
         subject_docs = [self._subject(subject) for subject in self.resolved.subjects]
@@ -111,7 +185,7 @@ class _Renderer:
                 subject_id=subject.name,
                 subject_title=subject.title,
                 access_level=lesson.access.level.value,
-                url=self.options.link_prefix + paths.lesson_key(self.plan, lesson.name),
+                lesson=self.lessons[lesson.name],
             )
             for subject in self.resolved.subjects
             for track in subject.children
@@ -124,7 +198,6 @@ class _Renderer:
             entries,
             subject_titles={s.name: s.title for s in self.resolved.subjects},
             finalize=self._finalize,
-            link_prefix=self.options.link_prefix,
             shard_threshold=self.options.shard_threshold,
             shard_max_bytes=self.options.shard_max_bytes,
             now=self.now,
@@ -163,9 +236,6 @@ class _Renderer:
         self.documents.append(document)
         return document
 
-    def _link(self, document: Document) -> str:
-        return versioned_link(self.options.link_prefix, document)
-
     # -- lessons ----------------------------------------------------------------------
 
     def _lessons(self, unit: ResolvedNode, parent: dict[str, str]) -> dict[str, Document]:
@@ -195,6 +265,7 @@ class _Renderer:
             documents[lesson.name] = self._finalize(
                 paths.lesson_key(self.plan, lesson.name), DocKind.LESSON, content, expires_at
             )
+            self.lessons[lesson.name] = documents[lesson.name]
         return documents
 
     def _stages(self, lesson: ResolvedNode) -> tuple[list[dict[str, Any]], int | None]:
@@ -236,14 +307,9 @@ class _Renderer:
     def _config(self, stage: Stage, where: str) -> dict[str, Any]:
         if stage.config is None or not stage.config.strip():
             return {}
-        try:
-            config = json.loads(stage.config)
-        except ValueError as error:
-            self.warnings.append(f"{where}: config is not valid JSON ({error}); rendered as {{}}")
-            return {}
-        if not isinstance(config, dict):
-            self.warnings.append(f"{where}: config is JSON but not an object; rendered as {{}}")
-            return {}
+        config, problem = strict_json_object(stage.config)
+        if problem is not None:
+            self.warnings.append(f"{where}: config {problem}; rendered as {{}}")
         return config
 
     # -- units, subjects, manifest ---------------------------------------------------------
@@ -258,6 +324,7 @@ class _Renderer:
         lesson_docs = self._lessons(
             unit, {"unit_id": unit.name, "unit_title": unit.title, **parent}
         )
+        key = paths.unit_key(self.plan, unit.name)
         topics = [
             {
                 **_describe(topic),
@@ -268,7 +335,7 @@ class _Renderer:
                     {
                         **_describe(lesson),
                         "sort_order": lesson.node.sort_order,
-                        "url": self._link(lesson_docs[lesson.name]),
+                        "url": versioned_link(key, lesson_docs[lesson.name]),
                         "access": lesson.access.as_json(),
                         "stage_count": len(lesson_docs[lesson.name].content["stages"]),
                     }
@@ -292,9 +359,10 @@ class _Renderer:
             "topics": topics,
             "stats": {"topics": len(unit.children), "lessons": _count(unit, NodeKind.LESSON)},
         }
-        return self._finalize(paths.unit_key(self.plan, unit.name), DocKind.UNIT, content)
+        return self._finalize(key, DocKind.UNIT, content)
 
     def _subject(self, subject: ResolvedNode) -> Document:
+        key = paths.subject_key(self.plan, subject.name)
         tracks = []
         for track in subject.children:
             units = []
@@ -305,7 +373,7 @@ class _Renderer:
                         **_describe(unit),
                         "sort_order": unit.node.sort_order,
                         "is_linear": unit.is_linear,
-                        "url": self._link(document),
+                        "url": versioned_link(key, document),
                         "access": unit.access.as_json(),
                         "stats": document.content["stats"],
                     }
@@ -333,16 +401,17 @@ class _Renderer:
             "tracks": tracks,
             "stats": _stats(subject),
         }
-        return self._finalize(paths.subject_key(self.plan, subject.name), DocKind.SUBJECT, content)
+        return self._finalize(key, DocKind.SUBJECT, content)
 
     def _manifest(self, subject_docs: list[Document], search_index: Document) -> Document:
         plan = self.resolved.plan
+        manifest_key = paths.manifest_key(self.plan)
         subjects = [
             {
                 **_describe(subject),
                 "sort_order": subject.node.sort_order,
                 "is_linear": subject.is_linear,
-                "url": self._link(document),
+                "url": versioned_link(manifest_key, document),
                 "access": subject.access.as_json(),
                 "stats": document.content["stats"],
             }
@@ -356,10 +425,10 @@ class _Renderer:
             "title": plan.title,
             **_optional(season=plan.season, grade=plan.grade, stream=plan.stream),
             "subjects": subjects,
-            "search_index_url": self._link(search_index),
+            "search_index_url": versioned_link(manifest_key, search_index),
             "stats": totals,
         }
-        return self._finalize(paths.manifest_key(self.plan), DocKind.MANIFEST, content)
+        return self._finalize(manifest_key, DocKind.MANIFEST, content)
 
 
 def _holds_url(value: Any, keys: frozenset[str]) -> bool:

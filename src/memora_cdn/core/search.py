@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
@@ -24,8 +24,23 @@ class SearchEntry:
     subject_id: str
     subject_title: str
     access_level: str
-    url: str
-    """Unversioned: a lesson's content change must not rewrite the whole index."""
+    lesson: Document
+    """The lesson's file: the entry links it with its `?v=` (SPEC §3: a lesson edit rewrites
+    its search shard, and only that shard, the index and the manifest)."""
+
+    def row(self, holder_key: str) -> dict[str, Any]:
+        """The entry as written in the file at `holder_key`: its link is relative to it."""
+        return {
+            "lesson_id": self.lesson_id,
+            "lesson_title": self.lesson_title,
+            "topic_id": self.topic_id,
+            "unit_id": self.unit_id,
+            "unit_title": self.unit_title,
+            "subject_id": self.subject_id,
+            "subject_title": self.subject_title,
+            "access_level": self.access_level,
+            "url": versioned_link(holder_key, self.lesson),
+        }
 
 
 def render_search(
@@ -34,27 +49,32 @@ def render_search(
     *,
     subject_titles: Mapping[str, str],
     finalize: Finalize,
-    link_prefix: str,
     shard_threshold: int,
     shard_max_bytes: int,
     now: int,
 ) -> list[Document]:
     """The search documents of a plan, shards first and the index last."""
-    rows = [asdict(entry) for entry in entries]
     index_key = paths.search_index_key(plan)
-    if len(rows) <= shard_threshold:
+    if len(entries) <= shard_threshold:
         content = {
             "plan_id": plan,
-            "total_lessons": len(rows),
+            "total_lessons": len(entries),
             "is_sharded": False,
-            "entries": rows,
+            "entries": [entry.row(index_key) for entry in entries],
         }
         return [finalize(index_key, DocKind.SEARCH_INDEX, content)]
 
     documents: list[Document] = []
     shards: list[dict[str, Any]] = []
-    for subject, group in groupby(rows, key=lambda row: row["subject_id"]):
-        parts = split_entries(plan, subject, list(group), shard_max_bytes, now)
+    for subject, group in groupby(entries, key=lambda entry: entry.subject_id):
+        listed = list(group)
+        whole = paths.search_shard_key(plan, subject)
+        parts = split_entries(plan, subject, [e.row(whole) for e in listed], shard_max_bytes, now)
+        if len(parts) > 1:
+            # Links from a part (`search/S/1.json`) climb one folder more: measure them so.
+            part_key = paths.search_shard_key(plan, subject, 1)
+            rows = [entry.row(part_key) for entry in listed]
+            parts = split_entries(plan, subject, rows, shard_max_bytes, now)
         for number, part in enumerate(parts, start=1):
             key = paths.search_shard_key(plan, subject, number if len(parts) > 1 else None)
             shard = finalize(
@@ -66,10 +86,15 @@ def render_search(
                     "subject_id": subject,
                     "subject_title": subject_titles.get(subject, subject),
                     "lesson_count": len(part),
-                    "url": versioned_link(link_prefix, shard),
+                    "url": versioned_link(index_key, shard),
                 }
             )
-    content = {"plan_id": plan, "total_lessons": len(rows), "is_sharded": True, "shards": shards}
+    content = {
+        "plan_id": plan,
+        "total_lessons": len(entries),
+        "is_sharded": True,
+        "shards": shards,
+    }
     documents.append(finalize(index_key, DocKind.SEARCH_INDEX, content))
     return documents
 

@@ -143,7 +143,8 @@ class CloudflarePurger:
             problems.append(f"batch {number}/{len(batches)} ({len(batch)} URLs): {detail}")
         report = PurgeReport(urls=purged, requests=requests, failures=failures)
         if not_purged:
-            log.warning(
+            # Info, not a warning: the error raised next says it, once, to whoever reports it.
+            log.info(
                 "Cloudflare purge: %d of %d URLs not purged in %d calls",
                 len(not_purged),
                 len(unique),

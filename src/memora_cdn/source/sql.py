@@ -3,17 +3,20 @@
 Columns are discovered once per adapter (reflection), so a site whose tables lack optional
 columns or carry extra ones still loads; a missing required column is a `SourceSchemaError`.
 Every snapshot is then loaded set-based: one statement per level of the tree, whatever its
-size, plus one for orphan detection.
+size, plus one for orphan detection once the plan has published. Values are read through
+`rows.RowReader`, which repairs bad ones with a warning.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
     Column,
     ColumnElement,
+    Connection,
     Engine,
     MetaData,
     Select,
@@ -34,14 +37,14 @@ from memora_cdn.core.model import (
     Doctype,
     Node,
     NodeKind,
+    Orphan,
     Override,
     Plan,
-    PlanSubject,
     Snapshot,
-    Stage,
 )
 from memora_cdn.errors import SourceSchemaError
-from memora_cdn.source.schema import CHILD_TABLES, FIELDS, Field
+from memora_cdn.source.rows import RowReader, plain_name, tolerant_text
+from memora_cdn.source.schema import CHILD_TABLES, FIELDS
 
 _PARENT_LINK: dict[NodeKind, str] = {
     kind: PARENT_LINKS[kind.doctype][0] for kind in NodeKind if kind is not NodeKind.SUBJECT
@@ -104,36 +107,48 @@ class SqlSource:
     # -- reads --------------------------------------------------------------------------
 
     def plan_names(self) -> list[str]:
-        """Every academic plan, published or not, by name."""
+        """Every academic plan, published or not, by name (rows whose name is not text are
+        left out: no key could name them)."""
         plan = self._table(Doctype.PLAN)
-        with self.engine.connect() as conn:
-            return [row[0] for row in conn.execute(select(plan.c.name).order_by(plan.c.name))]
+        with self._connect() as conn:
+            rows = conn.execute(select(plan.c.name).order_by(plan.c.name))
+            return [name for row in rows if (name := plain_name(row[0])) is not None]
 
     def plans(self) -> list[Plan]:
-        """Every academic plan, published or not, with its titles (one query)."""
-        with self.engine.connect() as conn:
-            return [_plan(row) for row in conn.execute(self._plans_query()).mappings()]
+        """Every academic plan, published or not, with its titles (one query; rows whose name
+        is not text are left out, as in `plan_names`; bad values are repaired silently here,
+        their warnings belong to the plan's own build)."""
+        reader = RowReader()
+        with self._connect() as conn:
+            return [
+                reader.plan(row, name)
+                for row in conn.execute(self._plans_query()).mappings()
+                if (name := plain_name(row.get("name"))) is not None
+            ]
 
-    def load(self, plan_name: str) -> Snapshot | None:
-        """The plan's snapshot, or None when no such plan exists."""
-        with self.engine.connect() as conn:
+    def load(
+        self, plan_name: str, published: Collection[tuple[str, str]] = frozenset()
+    ) -> Snapshot | None:
+        """The plan's snapshot, or None when no such plan exists.
+
+        `published` is what the plan's last publish included (doctype, name): the orphans
+        among those are warnings of this plan; the site-wide list is `orphans()`.
+        """
+        reader = RowReader()
+        with self._connect() as conn:
             plan_row = conn.execute(self._plan_query(plan_name)).mappings().first()
             if plan_row is None:
                 return None
-            plan = _plan(plan_row)
+            plan = reader.plan(plan_row, plan_name)
             if not plan.is_published:
-                return Snapshot(plan=plan)
+                return Snapshot(plan=plan, warnings=tuple(reader.warnings))
             subject_names = self._plan_subject_names(plan_name)
             plan_subjects = tuple(
-                PlanSubject(
-                    subject=row["subject"],
-                    sort_order=_int(row, "sort_order", 0) or 0,
-                    idx=_int(row, "idx", 0) or 0,
-                )
+                subject
                 for row in conn.execute(self._plan_subject_query(plan_name)).mappings()
-                if row["subject"]
+                if (subject := reader.plan_subject(row)) is not None
             )
-            overrides = tuple(self._overrides(conn.execute, plan_name))
+            overrides = tuple(self._overrides(conn.execute, plan_name, reader))
             nodes: list[Node] = []
             scope = subject_names
             for kind in NodeKind:
@@ -143,27 +158,57 @@ class SqlSource:
                 else:
                     where = table.c[_PARENT_LINK[kind]].in_(scope)
                 rows = conn.execute(select(table).where(where)).mappings()
-                nodes.extend(_node(kind, row) for row in rows)
+                nodes.extend(node for row in rows if (node := reader.node(kind, row)) is not None)
                 scope = select(table.c.name).where(where).scalar_subquery()
             stages_table = self._table(Doctype.LESSON_STAGE)
             stages = tuple(
-                _stage(row)
+                stage
                 for row in conn.execute(
                     select(stages_table).where(
                         stages_table.c.parent.in_(scope),
                         child_kind(stages_table, Doctype.LESSON, "stages"),
                     )
                 ).mappings()
+                if (stage := reader.stage(row)) is not None
             )
-            orphans = tuple(_orphan(row) for row in conn.execute(self._orphan_query()))
+            if published:
+                reader.warnings += [
+                    orphan.warning() for orphan in self._orphans(conn) if orphan.member in published
+                ]
         return Snapshot(
             plan=plan,
             subjects=plan_subjects,
             overrides=overrides,
             nodes=tuple(nodes),
             stages=stages,
-            warnings=orphans,
+            warnings=tuple(reader.warnings),
         )
+
+    def orphans(self) -> list[Orphan]:
+        """Every orphan row of the site (a row whose parent is missing), sorted."""
+        with self._connect() as conn:
+            return self._orphans(conn)
+
+    def _orphans(self, conn: Connection) -> list[Orphan]:
+        found = []
+        for row in conn.execute(self._orphan_query()):
+            name = plain_name(row.name)
+            if name is not None:
+                parent = plain_name(row.parent)
+                found.append(
+                    Orphan(Doctype(row.doctype), name, Doctype(row.parent_doctype), parent or None)
+                )
+        return sorted(found, key=lambda o: (o.doctype.value, o.name))
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                # A SQLite TEXT value may hold any bytes: read invalid UTF-8 as lone
+                # surrogates (repaired with a warning) instead of failing the whole read.
+                raw: Any = conn.connection.dbapi_connection
+                raw.text_factory = tolerant_text
+            yield conn
 
     # -- statements ---------------------------------------------------------------------
 
@@ -205,7 +250,9 @@ class SqlSource:
             .scalar_subquery()
         )
 
-    def _overrides(self, execute: Callable[[Any], Any], plan_name: str) -> Iterable[Override]:
+    def _overrides(
+        self, execute: Callable[[Any], Any], plan_name: str, reader: RowReader
+    ) -> Iterable[Override]:
         table = self.tables()[Doctype.PLAN_OVERRIDE]
         if table is None:
             return ()
@@ -215,16 +262,7 @@ class SqlSource:
             .where(_child_of(table, Doctype.PLAN, "overrides", plan_name))
             .order_by(*order)
         )
-        return [
-            Override(
-                target_doctype=_text(row["target_doctype"]) or "",
-                target_name=row["target_name"] or "",
-                action=_text(row["action"]) or "",
-                value=row.get("override_value"),
-                idx=_int(row, "idx", 0) or 0,
-            )
-            for row in execute(query).mappings()
-        ]
+        return [reader.override(row) for row in execute(query).mappings()]
 
     def _orphan_query(self) -> Any:
         """Rows of every level whose parent link is empty or names a missing row."""
@@ -250,14 +288,6 @@ class SqlSource:
         return union_all(*parts)
 
 
-def _orphan(row: Any) -> str:
-    if row.parent:
-        problem = f"parent {row.parent_doctype} {row.parent!r} not found"
-    else:
-        problem = f"no parent {row.parent_doctype} set"
-    return f"{row.doctype} {row.name!r}: {problem}; skipped (orphan)"
-
-
 def _child_of(table: Table, parent: Doctype, field: str, name: str) -> ColumnElement[bool]:
     """Rows of a child table that belong to one parent document's field."""
     return and_(table.c.parent == name, child_kind(table, parent, field))
@@ -270,87 +300,3 @@ def child_kind(table: Any, parent: Doctype, field: str) -> ColumnElement[bool]:
         if column in table.c:
             condition = and_(condition, or_(table.c[column].is_(None), table.c[column] == value))
     return condition
-
-
-_FIELD_DEFAULTS: dict[Doctype, dict[str, Field]] = {
-    doctype: {f.name: f for f in fields} for doctype, fields in FIELDS.items()
-}
-
-
-def _text(value: object) -> str | None:
-    """A text value, or None when empty: optional fields are omitted, never null."""
-    if value is None:
-        return None
-    text = str(value)
-    return text if text.strip() else None
-
-
-def _check(row: Mapping[Any, Any], column: str, default: int) -> bool:
-    value = row.get(column)
-    return bool(default if value is None else int(value))
-
-
-def _int(row: Mapping[Any, Any], column: str, default: int | None) -> int | None:
-    value = row.get(column)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _plan(row: Mapping[Any, Any]) -> Plan:
-    return Plan(
-        name=row["name"],
-        title=_text(row.get("title")) or row["name"],
-        season=_text(row.get("season_title")) or _text(row.get("season")),
-        grade=_text(row.get("grade_title")) or _text(row.get("grade")),
-        stream=_text(row.get("stream_title")) or _text(row.get("stream")),
-        is_published=_check(row, "is_published", 1),
-    )
-
-
-def _node(kind: NodeKind, row: Mapping[Any, Any]) -> Node:
-    defaults = _FIELD_DEFAULTS[kind.doctype]
-
-    def flag(column: str) -> bool:
-        field = defaults.get(column)
-        if field is None:
-            return False
-        return _check(row, column, 1 if field.default == 1 else 0)
-
-    link = _PARENT_LINK.get(kind)
-    return Node(
-        kind=kind,
-        name=row["name"],
-        title=_text(row.get("title")) or row["name"],
-        parent=row.get(link) if link else None,
-        description=_text(row.get("description")),
-        image=_text(row.get("image")),
-        sort_order=_int(row, "sort_order", 0) or 0,
-        is_published=flag("is_published"),
-        is_free_preview=flag("is_free_preview"),
-        is_linear=flag("is_linear"),
-        color_code=_text(row.get("color_code")),
-        badge_image=_text(row.get("badge_image")),
-        is_public=flag("is_public"),
-        required_item=_text(row.get("required_item")),
-        is_sold_separately=flag("is_sold_separately"),
-        parent_item_required=flag("parent_item_required"),
-    )
-
-
-def _stage(row: Mapping[Any, Any]) -> Stage:
-    weight = row.get("weight")
-    return Stage(
-        lesson=row["parent"],
-        idx=_int(row, "idx", 0) or 0,
-        name=row["name"],
-        title=_text(row.get("title")) or "",
-        type=_text(row.get("type")) or "",
-        weight=1.0 if weight is None else float(weight),
-        target_time=_int(row, "target_time", None),
-        is_skippable=_check(row, "is_skippable", 0),
-        config=row.get("config"),
-    )

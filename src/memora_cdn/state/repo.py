@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 from memora_cdn.core.documents import Published
 from memora_cdn.core.model import SyncStatus, Trigger
+from memora_cdn.errors import SettingError
+from memora_cdn.state.migrate import upgrade
 from memora_cdn.state.schema import (
-    metadata,
+    STORE,
     plan_member,
     published_object,
     purge_pending,
@@ -65,40 +67,71 @@ class StateStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def create_schema(self) -> None:
-        metadata.create_all(self.engine)
+    def create_schema(
+        self,
+        *,
+        store: str | None = None,
+        now: datetime | None = None,
+        adopt: Callable[[], None] | None = None,
+    ) -> int:
+        """Create the state tables, or upgrade those of an earlier release in place; returns
+        the schema version found (`migrate.LATEST` for new tables).
 
-    # -- published index ----------------------------------------------------------------
+        `store`: the identity of the configured store (where an index that predates store
+        identities was published); needed only for that upgrade. `adopt`: marks that store
+        when its index was upgraded (see `migrate.upgrade`)."""
+        if store is not None and len(store) > STORE:
+            raise SettingError(
+                "store",
+                store,
+                f"its identity is longer than {STORE} characters: use a shorter path or prefix",
+            )
+        at = now or datetime.now(UTC).replace(tzinfo=None)
+        return upgrade(self.engine, store, at, adopt)
 
-    def published(self, plan: str) -> dict[str, Published]:
+    # -- published index: what each store holds for each plan ---------------------------
+    # Every method takes the store's identity (`ObjectStore.identity`): the index of one
+    # store says nothing about another.
+
+    def published(self, store: str, plan: str) -> dict[str, Published]:
         query = select(
             published_object.c.key,
             published_object.c.sha256,
             published_object.c.version,
             published_object.c.size,
             published_object.c.expires_at,
-        ).where(published_object.c.plan_id == plan)
+        ).where(published_object.c.store == store, published_object.c.plan_id == plan)
         with self.engine.connect() as conn:
             return {
                 row.key: Published(row.sha256, row.version, row.size, row.expires_at)
                 for row in conn.execute(query)
             }
 
-    def holders(self, keys: Iterable[str]) -> set[tuple[str, str]]:
-        """(plan, key) for each of these keys that the index holds."""
+    def indexed_files(self, store: str) -> int:
+        """How many files the index says `store` holds."""
+        query = select(func.count()).where(published_object.c.store == store)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def holders(self, store: str, keys: Iterable[str]) -> set[tuple[str, str]]:
+        """(plan, key) for each of these keys that the index holds on `store`."""
         wanted = sorted(set(keys))
         found: set[tuple[str, str]] = set()
         with self.engine.connect() as conn:
             for start in range(0, len(wanted), 500):
                 query = select(published_object.c.plan_id, published_object.c.key).where(
-                    published_object.c.key.in_(wanted[start : start + 500])
+                    published_object.c.store == store,
+                    published_object.c.key.in_(wanted[start : start + 500]),
                 )
                 found.update((str(row[0]), str(row[1])) for row in conn.execute(query))
         return found
 
-    def record_upload(self, plan: str, key: str, entry: Published, at: datetime) -> None:
+    def record_upload(
+        self, store: str, plan: str, key: str, entry: Published, at: datetime
+    ) -> None:
         """Note one uploaded file at once, so an interrupted build resumes after it."""
         row = {
+            "store": store,
             "plan_id": plan,
             "key": key,
             "sha256": entry.sha256,
@@ -111,7 +144,7 @@ class StateStore:
             statement = upsert(conn.dialect.name, published_object, _PUBLISHED_UPDATED)
             conn.execute(statement, [row])
 
-    def record_deletes(self, plan: str, keys: Sequence[str]) -> None:
+    def record_deletes(self, store: str, plan: str, keys: Sequence[str]) -> None:
         if not keys:
             return
         with self.engine.begin() as conn:
@@ -119,17 +152,23 @@ class StateStore:
                 chunk = list(keys[start : start + 500])
                 conn.execute(
                     delete(published_object).where(
-                        published_object.c.plan_id == plan, published_object.c.key.in_(chunk)
+                        published_object.c.store == store,
+                        published_object.c.plan_id == plan,
+                        published_object.c.key.in_(chunk),
                     )
                 )
 
-    def forget_plan(self, plan: str) -> None:
+    def forget_plan(self, store: str, plan: str) -> None:
         """Drop everything known about a plan that is no longer exported."""
         with self.engine.begin() as conn:
-            conn.execute(delete(published_object).where(published_object.c.plan_id == plan))
+            conn.execute(
+                delete(published_object).where(
+                    published_object.c.store == store, published_object.c.plan_id == plan
+                )
+            )
             conn.execute(delete(plan_member).where(plan_member.c.plan_id == plan))
 
-    def publications(self) -> list[PlanPublication]:
+    def publications(self, store: str) -> list[PlanPublication]:
         query = (
             select(
                 published_object.c.plan_id,
@@ -137,19 +176,20 @@ class StateStore:
                 func.coalesce(func.sum(published_object.c.size), 0),
                 func.max(published_object.c.published_at),
             )
+            .where(published_object.c.store == store)
             .group_by(published_object.c.plan_id)
             .order_by(published_object.c.plan_id)
         )
         with self.engine.connect() as conn:
             return [PlanPublication(r[0], int(r[1]), int(r[2]), r[3]) for r in conn.execute(query)]
 
-    def expiring_plans(self, before: int) -> dict[str, int]:
-        """Plans whose published files hold a signed URL expiring before `before` (Unix s),
+    def expiring_plans(self, store: str, before: int) -> dict[str, int]:
+        """Plans whose files on `store` hold a signed URL expiring before `before` (Unix s),
         with the earliest expiry of each."""
         earliest = func.min(published_object.c.expires_at)
         query = (
             select(published_object.c.plan_id, earliest)
-            .where(published_object.c.expires_at.is_not(None))
+            .where(published_object.c.store == store, published_object.c.expires_at.is_not(None))
             .group_by(published_object.c.plan_id)
             .having(earliest < before)
         )
@@ -203,6 +243,14 @@ class StateStore:
             new = [{"plan_id": plan, "doctype": d, "name": n} for d, n in sorted(wanted - current)]
             for start in range(0, len(new), 1000):
                 conn.execute(insert(plan_member), new[start : start + 1000])
+
+    def members(self, plan: str) -> frozenset[tuple[str, str]]:
+        """(doctype, name) of everything the plan's last publish included."""
+        query = select(plan_member.c.doctype, plan_member.c.name).where(
+            plan_member.c.plan_id == plan
+        )
+        with self.engine.connect() as conn:
+            return frozenset((r.doctype, r.name) for r in conn.execute(query))
 
     def plans_with_member(self, doctype: str, name: str) -> set[str]:
         query = select(plan_member.c.plan_id).where(

@@ -22,6 +22,9 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.types import TypeEngine
 
 NAME = 140
+STORE = 255
+"""The longest store identity the index takes (with plan_id and key, within MariaDB's
+3,072-byte key limit)."""
 # Store keys are percent-encoded, hence ASCII; a binary collation keeps `A.json` and
 # `a.json` apart and lets MariaDB index the full length.
 _KEY: TypeEngine[Any] = String(1024).with_variant(
@@ -29,6 +32,9 @@ _KEY: TypeEngine[Any] = String(1024).with_variant(
 )
 _NAME: TypeEngine[Any] = String(NAME).with_variant(
     mysql.VARCHAR(NAME, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
+_STORE: TypeEngine[Any] = String(STORE).with_variant(
+    mysql.VARCHAR(STORE, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
 )
 _TEXT: TypeEngine[Any] = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 
@@ -66,6 +72,8 @@ sync_log = Table(
 published_object = Table(
     "cdn_published_object",
     metadata,
+    # The store's identity (`ObjectStore.identity`): the index belongs to one store.
+    Column("store", _STORE, primary_key=True),
     Column("plan_id", _NAME, primary_key=True),
     Column("key", _KEY, primary_key=True),
     Column("sha256", String(64), nullable=False),
@@ -120,6 +128,15 @@ scan_state = Table(
     Column("seen_names", _TEXT, nullable=True),
     Column("updated_at", _when(), nullable=False),
 )
+
+
+schema_version = Table(
+    "cdn_schema_version",
+    metadata,
+    Column("version", Integer(), primary_key=True, autoincrement=False),
+    Column("applied_at", _when(), nullable=False),
+)
+"""One row per migration step applied (see `state/migrate.py`)."""
 
 
 def upsert(dialect: str, table: Table, updated: Sequence[str]) -> Insert:

@@ -17,11 +17,19 @@ from pathlib import Path
 
 from memora_cdn.core.paths import MAX_KEY_BYTES, MAX_NAME_BYTES
 from memora_cdn.errors import StoreError
+from memora_cdn.store.base import MARKER
+
+_PARTIAL = (".tmp-", ".part")
+"""A file being written is named `.tmp-….part` until it is renamed over its key."""
 
 
 class FileStore:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).resolve()
+
+    @property
+    def identity(self) -> str:
+        return f"file://{self.root}"
 
     def describe(self) -> str:
         return f"folder {self.root}"
@@ -54,7 +62,7 @@ class FileStore:
         path = self.path_of(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=_PARTIAL[0], suffix=_PARTIAL[1])
             try:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(body)
@@ -97,6 +105,16 @@ class FileStore:
         return len(keys)
 
     def list_keys(self, prefix: str = "") -> Iterator[str]:
+        for key, partial in self._files(prefix):
+            if not partial and key != MARKER:
+                yield key
+
+    def partials(self, prefix: str = "") -> list[str]:
+        """`.tmp-….part` files that a killed write left behind, never renamed over a key."""
+        return [key for key, partial in self._files(prefix) if partial]
+
+    def _files(self, prefix: str) -> Iterator[tuple[str, bool]]:
+        """Every file under `prefix` as (key, is it a partial write), in key order."""
         folder = prefix.rpartition("/")[0]
         start = self.path_of(folder) if folder else self.root
         if not start.is_dir():
@@ -104,11 +122,9 @@ class FileStore:
         for directory, folders, files in os.walk(start):
             folders.sort()
             for name in sorted(files):
-                if name.startswith(".tmp-"):
-                    continue
                 key = self.key_of(Path(directory, name))
                 if key.startswith(prefix):
-                    yield key
+                    yield key, name.startswith(_PARTIAL[0]) and name.endswith(_PARTIAL[1])
 
     def _prune(self, folder: Path) -> None:
         """Remove folders left empty by a delete, up to the root."""

@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from memora_cdn.core.paths import MAX_KEY_BYTES
 from memora_cdn.errors import SettingError, StoreError
+from memora_cdn.store.base import MARKER
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -92,14 +93,24 @@ class S3Store:
         *,
         redact: Sequence[str] = (),
         page_size: int = 1_000,
+        endpoint_url: str | None = None,
     ) -> None:
         """`redact`: strings (credentials) that must never appear in an error detail;
-        `page_size`: keys per listing request (S3's maximum, 1,000, by default)."""
+        `page_size`: keys per listing request (S3's maximum, 1,000, by default);
+        `endpoint_url`: the `s3_endpoint_url` setting, whose host is part of the identity."""
         self.client = client
+        netloc = urlsplit(endpoint_url).netloc if endpoint_url else ""
+        self.endpoint_host = netloc.rpartition("@")[2]  # host[:port], never a user or password
         self.page_size = page_size
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self._redact = tuple(secret for secret in redact if secret)
+
+    @property
+    def identity(self) -> str:
+        """`s3://bucket/prefix`, and `?endpoint=host[:port]` for a non-AWS endpoint."""
+        endpoint = f"?endpoint={self.endpoint_host}" if self.endpoint_host else ""
+        return self.describe() + endpoint
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix.rstrip('/')}".rstrip("/")
@@ -175,9 +186,15 @@ class S3Store:
         try:
             for page in pages:
                 for item in page.get("Contents", []):
-                    yield self._relative(item["Key"])
+                    key = self._relative(item["Key"])
+                    if key != MARKER:
+                        yield key
         except (ClientError, BotoCoreError) as error:
             raise StoreError(prefix, self._detail(error)) from None
+
+    def partials(self, prefix: str = "") -> list[str]:
+        """None: an S3 PUT is atomic, it lands whole or not at all."""
+        return []
 
     # -- helpers ------------------------------------------------------------------------
 

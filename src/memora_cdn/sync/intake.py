@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from memora_cdn.core.access import is_path_segment
 from memora_cdn.core.events import Action, ChangeEvent, parse_doctype
 from memora_cdn.core.model import Doctype, SyncStatus, Trigger
 from memora_cdn.errors import DocumentNotFoundError
-from memora_cdn.publish import Clock
+from memora_cdn.publish import Clock, unusable_plan_warning
 from memora_cdn.queue.base import PlanQueue
 from memora_cdn.state.repo import StateStore
 from memora_cdn.sync.dependencies import CatalogueGraph, affected_plans
@@ -61,8 +62,17 @@ class Intake:
         return IntakeResult(frozenset(plans), tuple(scheduled), count)
 
     def queue_plans(self, plans: Iterable[str], *, trigger: Trigger) -> list[str]:
+        """Queue plans, and log a `Queued` row for each one newly waiting. A plan whose name
+        cannot be a path segment is never queued (no queue could hold `''`, and no build
+        could publish it): its row says it was skipped, and why."""
         now = self.now()
-        scheduled = self.queue.enqueue(plans, now)
+        plans = list(plans)
+        for plan in (p for p in plans if not is_path_segment(p)):
+            log_id = self.state.log_start(plan, trigger, now, status=SyncStatus.SUCCESS)
+            self.state.log_finish(
+                log_id, SyncStatus.SUCCESS, now, warnings=[unusable_plan_warning(plan)]
+            )
+        scheduled = self.queue.enqueue([p for p in plans if is_path_segment(p)], now)
         for plan in scheduled:
             self.state.log_start(plan, trigger, now, status=SyncStatus.QUEUED)
         return scheduled

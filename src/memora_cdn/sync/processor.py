@@ -2,19 +2,24 @@
 
 Every attempt is a `cdn_sync_log` row: Queued → Processing → Success, or → Failed followed by
 a new Queued row for the retry, and after the last retry → Dead Letter. A failure of one plan
-never stops the batch; a stop request ends it after the plan in hand.
+never stops the batch; a stop request ends it after the plan in hand. An interrupt (Ctrl-C,
+or SIGTERM turned into one by the CLI) puts the plan in hand back in the queue, its row
+Failed "interrupted", and raises `Interrupted`. Outcomes are returned, not logged: the CLI
+prints them, the worker and the RQ job log them.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from memora_cdn.core.model import SyncStatus, Trigger
-from memora_cdn.errors import MemoraCdnError
+from memora_cdn.errors import Interrupted, MemoraCdnError
 from memora_cdn.publish import Clock, Publisher, PublishResult
 from memora_cdn.queue.base import Claim, PlanQueue, RetryPolicy
 from memora_cdn.state.repo import StateStore
@@ -29,6 +34,14 @@ class BuildOutcome:
     result: PublishResult | None = None
     error: str | None = None
     retry_at: datetime | None = None
+    exit_code: int = 0
+    """The failure's exit status (errors.py); 1 for an unexpected error."""
+    exception: Exception | None = field(default=None, repr=False, compare=False)
+    """The error that failed the build (for the worker's log of unexpected ones)."""
+
+    @property
+    def unexpected(self) -> bool:
+        return self.exception is not None and not isinstance(self.exception, MemoraCdnError)
 
 
 @dataclass(slots=True)
@@ -100,35 +113,48 @@ class BatchProcessor:
         return report
 
     def build(self, claim: Claim, trigger: Trigger) -> BuildOutcome:
-        log_id = self.state.start_attempt(
-            claim.plan,
-            trigger,
-            self.now(),
-            retry_count=claim.attempts,
-            is_fallback=claim.is_fallback,
-        )
-        with _Heartbeat(self, claim):
-            try:
+        try:
+            log_id = self.state.start_attempt(
+                claim.plan,
+                trigger,
+                self.now(),
+                retry_count=claim.attempts,
+                is_fallback=claim.is_fallback,
+            )
+        except KeyboardInterrupt:
+            self._interrupted(claim, None)
+            raise Interrupted(claim.plan) from None
+        try:
+            with _Heartbeat(self, claim):
                 result = self.publisher.publish(claim.plan, log_id=log_id)
-            except Exception as error:
-                if not isinstance(error, MemoraCdnError):
-                    log.exception("build of plan %r failed unexpectedly", claim.plan)
-                return self._failed(claim, log_id, error)
+        except KeyboardInterrupt:
+            self._interrupted(claim, log_id)
+            raise Interrupted(claim.plan) from None
+        except Exception as error:
+            return self._failed(claim, log_id, error)
         self.queue.complete(claim, self.now())
         return BuildOutcome(claim.plan, SyncStatus.SUCCESS, result=result)
 
+    def _interrupted(self, claim: Claim, log_id: int | None) -> None:
+        """Back to the queue with its lease dropped, so the next run builds it at once; a
+        second interrupt while this runs must not leave the lease behind either."""
+        with _signals_deferred():
+            now = self.now()
+            self.queue.release(claim, now)
+            if log_id is not None:
+                self.state.log_finish(log_id, SyncStatus.FAILED, now, error="interrupted")
+
     def _failed(self, claim: Claim, log_id: int, error: Exception) -> BuildOutcome:
-        message = (
-            str(error) if isinstance(error, MemoraCdnError) else f"{type(error).__name__}: {error}"
-        )
+        expected = isinstance(error, MemoraCdnError)
+        message = str(error) if expected else f"{type(error).__name__}: {error}"
+        code = error.exit_code if isinstance(error, MemoraCdnError) else 1
         now = self.now()
         failure = self.queue.fail(claim, message, now, self.policy)
         if failure.dead:
             self.state.set_status(log_id, SyncStatus.DEAD_LETTER)
-            log.error(
-                "plan %r dead-lettered after %d failures: %s", claim.plan, failure.attempts, message
+            return BuildOutcome(
+                claim.plan, SyncStatus.DEAD_LETTER, error=message, exit_code=code, exception=error
             )
-            return BuildOutcome(claim.plan, SyncStatus.DEAD_LETTER, error=message)
         assert failure.retry_at is not None
         self.state.log_start(
             claim.plan,
@@ -138,14 +164,33 @@ class BatchProcessor:
             retry_count=failure.attempts,
             is_fallback=claim.is_fallback,
         )
-        log.warning(
-            "plan %r failed (%s); retry %d at %s",
+        return BuildOutcome(
             claim.plan,
-            message,
-            failure.attempts,
-            failure.retry_at,
+            SyncStatus.FAILED,
+            error=message,
+            retry_at=failure.retry_at,
+            exit_code=code,
+            exception=error,
         )
-        return BuildOutcome(claim.plan, SyncStatus.FAILED, error=message, retry_at=failure.retry_at)
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block is done (main thread only; elsewhere no
+    handler can run anyway)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {
+        signum: signal.signal(signum, lambda number, _frame: received.append(number))
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class _Heartbeat:

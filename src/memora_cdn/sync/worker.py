@@ -13,10 +13,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from memora_cdn.core.model import Trigger
+from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.publish import Clock
 from memora_cdn.queue.base import PlanQueue
-from memora_cdn.sync.processor import BatchProcessor, BatchReport
+from memora_cdn.sync.processor import BatchProcessor, BatchReport, BuildOutcome
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,19 @@ class Worker:
             self.dispatch(trigger, include_pending)
             return None
         report = self.processor.run(trigger, include_pending=include_pending)
+        for outcome in report.failed:
+            _log_failure(outcome)
         if report.outcomes and self.on_batch is not None:
             self.on_batch(report)
         return report if report.outcomes else None
+
+
+def _log_failure(outcome: BuildOutcome) -> None:
+    if outcome.unexpected:
+        log.error("build of plan %r failed unexpectedly", outcome.plan, exc_info=outcome.exception)
+    if outcome.status is SyncStatus.DEAD_LETTER:
+        log.error("plan %r dead-lettered: %s", outcome.plan, outcome.error)
+    else:
+        log.warning(
+            "plan %r failed (%s); retry at %s", outcome.plan, outcome.error, outcome.retry_at
+        )
