@@ -671,6 +671,22 @@ def test_plans_json_lists_the_published_plans_in_title_order_with_unversioned_ma
     assert validate_tree(world.store.root) == []
 
 
+def test_plans_json_lists_only_the_plans_published_to_its_own_store(
+    world: World, tmp_path: Path
+) -> None:
+    # The published index is keyed by store: plan B built on another store (same state
+    # database) has no manifest in this one, so this store's plans.json must not link it.
+    catalogue_of_two_plans(world)
+    world.build.insert()
+    elsewhere = FileStore(tmp_path / "elsewhere")
+    Publisher(SqlSource(world.engine), world.state, elsewhere).publish("B")
+    world.publish("A")
+    assert [plan["id"] for plan in world.doc(paths.PLANS_KEY)["plans"]] == ["A"]
+    other_plans = json.loads(elsewhere.get(paths.PLANS_KEY) or b"{}")["plans"]
+    assert [plan["id"] for plan in other_plans] == ["B"]
+    assert validate_tree(world.store.root) == []
+
+
 def test_plans_json_is_uploaded_after_the_manifest_it_links_and_lists_no_unbuilt_plan(
     world: World,
 ) -> None:
