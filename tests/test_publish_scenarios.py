@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from collections.abc import Iterator, Sequence
@@ -12,10 +13,11 @@ import pytest
 import sqlalchemy as sa
 
 from catalogue import CatalogueBuilder, create_content_schema
-from memora_cdn.contracts.validate import validate_tree
+from memora_cdn.contracts.validate import schema_body, validate_tree
 from memora_cdn.core import paths
 from memora_cdn.core.links import resolve_link
 from memora_cdn.core.model import Doctype, SyncStatus
+from memora_cdn.core.paths import DocKind
 from memora_cdn.core.render import RenderOptions
 from memora_cdn.errors import InvalidDocumentsError, KeyCollisionError, StoreError
 from memora_cdn.publish import Publisher, PublishOptions, PublishResult
@@ -460,8 +462,10 @@ def test_awkward_names_produce_files_inside_the_store_whose_links_resolve(world:
     root = world.store.root
     files = [p for p in root.rglob("*") if p.is_file()]
     assert all(p.resolve().is_relative_to(root) for p in files)
-    # the store's marker, manifest, subject, units+lessons, index
-    assert len(files) == 1 + 1 + 1 + len(names) * 2 + 1
+    in_plan = [p for p in files if p.is_relative_to(root / "plans")]
+    assert len(in_plan) == 1 + 1 + len(names) * 2 + 1  # manifest, subject, units+lessons, index
+    # the store's marker, plans.json and schemas/v1/
+    assert len(files) == len(in_plan) + 1 + 1 + len(DocKind)
     assert validate_tree(root) == []
     assert not (root.parent / "x.json").exists()
 
@@ -580,12 +584,21 @@ def test_bad_content_still_publishes_and_the_sync_log_lists_a_warning_for_each(
 
 
 class RecordingPurger:
+    """A purger that remembers every URL it was asked to purge, call by call."""
+
     def __init__(self) -> None:
-        self.purged: list[str] = []
+        self.calls: list[list[str]] = []
 
     def purge(self, keys: Sequence[str]) -> PurgeReport:
-        self.purged.extend(keys)
+        self.calls.append(list(keys))
         return PurgeReport(urls=len(keys), requests=1)
+
+    @property
+    def purged(self) -> list[str]:
+        return [url for call in self.calls for url in call]
+
+    def last(self) -> list[str]:
+        return self.calls[-1] if self.calls else []
 
 
 def test_purged_urls_are_keys_in_url_form_with_the_store_prefix(world: World) -> None:
@@ -610,3 +623,221 @@ def test_purged_urls_are_keys_in_url_form_with_the_store_prefix(world: World) ->
     assert "cdn/v1/plans/P%201/lessons/50%25%20a%20b.json" not in purger.purged
     assert "cdn/v1/plans/P%25201/lessons/50%2525%2520a%2520b.json" in purger.purged
     assert "cdn/v1/plans/P%25201/manifest.json" in purger.purged
+
+
+# -- plans.json and schemas/v1/: the store-wide files (issue 8, items 2-3) ------------------
+
+
+def catalogue_of_two_plans(world: World) -> None:
+    """Plan B ("Algebra", with season, grade and stream) and plan A ("Zeta"), one lesson each."""
+    b = world.build
+    b.season("S24", title="2024/25")
+    b.grade("G5", title="Grade 5")
+    b.stream("SCI", title="Science")
+    b.plan("A", title="Zeta", subjects=["S"])
+    b.plan("B", title="Algebra", subjects=["S"], season="S24", grade="G5", stream="SCI")
+    b.subject("S")
+    b.track("T", "S")
+    b.unit("U", "T")
+    b.topic("TP", "U")
+    b.lesson("L1", "TP")
+
+
+@pytest.fixture
+def any_world(engine: sa.Engine, tmp_path: Path) -> World:
+    """A world on every database backend (the published index is queried for manifests)."""
+    return World(engine, tmp_path / "cdn")
+
+
+def test_plans_json_lists_the_published_plans_in_title_order_with_unversioned_manifest_links(
+    any_world: World,
+) -> None:
+    world = any_world
+    catalogue_of_two_plans(world)
+    world.publish("A", "B")
+    plans = world.doc(paths.PLANS_KEY)
+    assert plans["schema_version"] == 1
+    assert plans["plans"] == [
+        {
+            "id": "B",
+            "title": "Algebra",
+            "season": "2024/25",
+            "grade": "Grade 5",
+            "stream": "Science",
+            "manifest_url": "plans/B/manifest.json",
+        },
+        {"id": "A", "title": "Zeta", "manifest_url": "plans/A/manifest.json"},
+    ]
+    assert validate_tree(world.store.root) == []
+
+
+def test_plans_json_lists_only_the_plans_published_to_its_own_store(
+    world: World, tmp_path: Path
+) -> None:
+    # The published index is keyed by store: plan B built on another store (same state
+    # database) has no manifest in this one, so this store's plans.json must not link it.
+    catalogue_of_two_plans(world)
+    world.build.insert()
+    elsewhere = FileStore(tmp_path / "elsewhere")
+    Publisher(SqlSource(world.engine), world.state, elsewhere).publish("B")
+    world.publish("A")
+    assert [plan["id"] for plan in world.doc(paths.PLANS_KEY)["plans"]] == ["A"]
+    other_plans = json.loads(elsewhere.get(paths.PLANS_KEY) or b"{}")["plans"]
+    assert [plan["id"] for plan in other_plans] == ["B"]
+    assert validate_tree(world.store.root) == []
+
+
+def test_plans_json_is_uploaded_after_the_manifest_it_links_and_lists_no_unbuilt_plan(
+    world: World,
+) -> None:
+    catalogue_of_two_plans(world)
+    (result,) = world.publish("A")
+    puts = world.store.puts()
+    assert puts.index(paths.PLANS_KEY) > puts.index(paths.manifest_key("A"))
+    assert result.store_keys[-1] == paths.PLANS_KEY
+    # B is published in the source but not built yet: its manifest does not exist.
+    assert [plan["id"] for plan in world.doc(paths.PLANS_KEY)["plans"]] == ["A"]
+
+
+def test_plans_json_changes_when_a_plan_is_published(world: World) -> None:
+    catalogue_of_two_plans(world)
+    world.publish("A")
+    world.store.reset()
+    (result,) = world.publish("B")
+    assert [plan["id"] for plan in world.doc(paths.PLANS_KEY)["plans"]] == ["B", "A"]
+    assert world.store.puts()[-1] == paths.PLANS_KEY
+    assert result.store_keys == (paths.PLANS_KEY,)
+
+
+def test_plans_json_changes_when_a_plan_is_unpublished(world: World) -> None:
+    catalogue_of_two_plans(world)
+    world.publish("A", "B")
+    world.update(Doctype.PLAN, "B", is_published=0)
+    (result,) = world.publish("B")
+    assert result.removed
+    assert result.store_keys == (paths.PLANS_KEY,)
+    assert [plan["id"] for plan in world.doc(paths.PLANS_KEY)["plans"]] == ["A"]
+    assert validate_tree(world.store.root) == []
+
+
+def test_plans_json_changes_when_a_plan_is_retitled(world: World) -> None:
+    catalogue_of_two_plans(world)
+    world.publish("A", "B")
+    before = world.doc(paths.PLANS_KEY)
+    world.update(Doctype.PLAN, "A", title="Arithmetic")
+    (result,) = world.publish("A")
+    after = world.doc(paths.PLANS_KEY)
+    assert [(p["id"], p["title"]) for p in after["plans"]] == [
+        ("B", "Algebra"),
+        ("A", "Arithmetic"),
+    ]
+    assert after["version"] > before["version"]
+    assert result.store_keys == (paths.PLANS_KEY,)
+
+
+def test_plans_json_is_not_rewritten_on_a_lesson_edit(world: World) -> None:
+    catalogue_of_two_plans(world)
+    world.publish("A", "B")
+    before = world.store.get(paths.PLANS_KEY)
+    world.store.reset()
+    world.update(Doctype.LESSON, "L1", title="Renamed lesson")
+    results = world.publish("A", "B")
+    assert paths.lesson_key("A", "L1") in world.store.puts()
+    assert paths.PLANS_KEY not in world.store.puts()
+    assert [result.store_keys for result in results] == [(), ()]
+    assert world.store.get(paths.PLANS_KEY) == before
+
+
+def test_plans_json_and_its_changes_are_purged_but_not_on_a_lesson_edit(
+    world: World,
+) -> None:
+    purger = RecordingPurger()
+    world.publisher.purger = purger
+    catalogue_of_two_plans(world)
+    world.publish("A")
+    assert "plans.json" in purger.last()
+    world.publish("B")
+    assert "plans.json" in purger.last()
+    world.update(Doctype.LESSON, "L1", title="Renamed lesson")
+    world.publish("A")
+    assert "plans.json" not in purger.last()
+    assert paths.lesson_key("A", "L1") in purger.last()
+
+
+def test_every_store_gets_the_json_schemas_under_schemas_v1_and_only_when_missing_or_changed(
+    world: World,
+) -> None:
+    catalogue_of_two_plans(world)
+    (first,) = world.publish("A")
+    schema_keys = {paths.schema_key(kind) for kind in DocKind}
+    assert schema_keys <= set(first.store_keys)
+    for kind in DocKind:
+        assert world.store.get(paths.schema_key(kind)) == schema_body(kind)
+    world.store.reset()
+    world.publish("B")  # the same publisher: it compared them already
+    assert not schema_keys & set(world.store.puts())
+    # The same publisher puts back a schema that went missing (an emptied store).
+    (world.store.root / paths.schema_key(DocKind.PLANS)).unlink()
+    (result,) = world.publish("B")
+    assert result.store_keys == (paths.schema_key(DocKind.PLANS),)
+    world.store.reset()
+
+    # A new publisher (a new process) on the same store finds them in place...
+    again = Publisher(SqlSource(world.engine), world.state, world.store)
+    again.publish("A")
+    assert not schema_keys & set(world.store.puts())
+    # ... and puts back only the one that is missing or differs.
+    lesson_schema = world.store.root / paths.schema_key(DocKind.LESSON)
+    lesson_schema.write_text("{}")
+    (world.store.root / paths.schema_key(DocKind.UNIT)).unlink()
+    again = Publisher(SqlSource(world.engine), world.state, world.store)
+    result = again.publish("A")
+    assert sorted(result.store_keys) == sorted(
+        [paths.schema_key(DocKind.LESSON), paths.schema_key(DocKind.UNIT)]
+    )
+    assert lesson_schema.read_bytes() == schema_body(DocKind.LESSON)
+    assert validate_tree(world.store.root) == []
+
+
+def test_a_changed_file_is_purged_at_its_plain_and_its_new_versioned_url(world: World) -> None:
+    purger = RecordingPurger()
+    world.publisher.purger = purger
+    catalogue_of_two_plans(world)
+    world.publish("A")
+    world.update(Doctype.LESSON, "L1", title="Renamed lesson")
+    (result,) = world.publish("A")
+    lesson = paths.lesson_key("A", "L1")
+    body = world.store.get(lesson)
+    assert body is not None
+    version = hashlib.sha256(body).hexdigest()[:12]
+    assert lesson in purger.last()
+    assert f"{lesson}?v={version}" in purger.last()
+    # every changed file, and nothing else, twice: plain and versioned
+    expected = set(result.uploaded_keys) | {
+        f"{key}?v={hashlib.sha256(world.store.get(key) or b'').hexdigest()[:12]}"
+        for key in result.uploaded_keys
+    }
+    assert set(purger.last()) == expected
+
+
+def test_plans_json_still_lists_a_plan_whose_build_finished_while_it_was_being_written(
+    world: World,
+) -> None:
+    """Another worker publishes plan B while this build (plan A) writes plans.json from an
+    index that had no B yet: the list is read again after the write, and B is not left out."""
+    catalogue_of_two_plans(world)
+    # The other worker: its own publisher and store client on the same store.
+    other = Publisher(SqlSource(world.engine), world.state, FileStore(world.store.root))
+    put = world.store.put
+    store = world.store.identity
+
+    def put_while_b_lands(key: str, body: bytes, *, content_type: str, cache_control: str) -> None:
+        put(key, body, content_type=content_type, cache_control=cache_control)
+        if key == paths.PLANS_KEY and not world.state.published(store, "B"):
+            other.publish("B")  # B's manifest is now in the store and the index
+
+    world.store.put = put_while_b_lands  # type: ignore[method-assign]
+    (result,) = world.publish("A")
+    assert [plan["id"] for plan in world.doc(paths.PLANS_KEY)["plans"]] == ["B", "A"]
+    assert world.store.puts().count(paths.PLANS_KEY) == 2
+    assert result.store_keys[-1] == paths.PLANS_KEY

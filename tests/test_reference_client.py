@@ -18,7 +18,7 @@ from fakes.s3server import TEST_CREDENTIALS, MotoS3Server, client_for, new_bucke
 from memora_cdn.contracts.validate import validate_tree
 from memora_cdn.core import paths
 from memora_cdn.core.events import Action
-from memora_cdn.core.links import key_url, resolve_link
+from memora_cdn.core.links import resolve_link
 from memora_cdn.core.model import Doctype
 from memora_cdn.demo import PUBLISHED_DEMO_PLANS, seed
 from memora_cdn.store.base import ObjectStore
@@ -110,10 +110,8 @@ def lesson_ids(store: ObjectStore, plan: str) -> set[str]:
 
 
 def walk(base: str) -> Walk:
-    # Until plans.json exists, the manifests' links relative to the store root; then this is
-    # `return ReferenceClient().walk_plans(base + "plans.json")`.
-    links = [key_url(paths.manifest_key(plan)) for plan in PUBLISHED_DEMO_PLANS]
-    return ReferenceClient().walk_manifests(base, links)
+    """Every plan `plans.json` lists, from its manifest link (relative to plans.json)."""
+    return ReferenceClient().walk_plans(base + paths.PLANS_KEY)
 
 
 def assert_every_lesson_reached(found: Walk, store: ObjectStore) -> None:
@@ -238,7 +236,9 @@ def test_an_edit_rewrites_exactly_the_files_that_link_to_what_changed(tmp_path: 
         site.update(Doctype.LESSON_STAGE, "ST-AWKWARD-0", config='{"body": "changed"}')
         site.notify(Doctype.LESSON_STAGE, "ST-AWKWARD-0")
         site.batch()
-        changed = by_plan(rewritten(before, snapshot(site)))
+        changes = rewritten(before, snapshot(site))
+        assert paths.PLANS_KEY not in changes  # a lesson edit leaves the list of plans alone
+        changed = by_plan(changes)
         assert changed == expected
         assert {plan: len(keys) for plan, keys in changed.items()} == {
             "PLAN-G10-LIT": 5,
@@ -256,7 +256,9 @@ def test_an_edit_rewrites_exactly_the_files_that_link_to_what_changed(tmp_path: 
         site.update(Doctype.LESSON, middle, title="Renamed")
         site.notify(Doctype.LESSON, middle)
         site.batch()
-        changed = by_plan(rewritten(before, snapshot(site)))
+        changes = rewritten(before, snapshot(site))
+        assert paths.PLANS_KEY not in changes  # a lesson edit leaves the list of plans alone
+        changed = by_plan(changes)
         assert changed == expected
         assert [len(changed[plan]) for plan in sorted(changed)] == [7, 7, 8]
 
@@ -270,6 +272,34 @@ def test_an_edit_rewrites_exactly_the_files_that_link_to_what_changed(tmp_path: 
         site.notify(Doctype.LESSON_STAGE, "ST-MATHS-ONLY")
         site.batch()
         assert by_plan(rewritten(before, snapshot(site))) == expected
+
+        # plans.json changes when a plan is retitled, unpublished or published again.
+        plan = "PLAN-G10-LIT"
+        before = snapshot(site)
+        site.update(Doctype.PLAN, plan, title="Literature, renamed")
+        site.notify(Doctype.PLAN, plan)
+        site.batch()
+        assert paths.PLANS_KEY in rewritten(before, snapshot(site))
+        listed = {p["id"]: p["title"] for p in site.doc(paths.PLANS_KEY)["plans"]}
+        assert listed[plan] == "Literature, renamed"
+        assert sorted(listed) == sorted(PUBLISHED_DEMO_PLANS)
+
+        before = snapshot(site)
+        site.update(Doctype.PLAN, plan, is_published=0)
+        site.notify(Doctype.PLAN, plan)
+        site.batch()
+        assert paths.PLANS_KEY in rewritten(before, snapshot(site))
+        listed = {p["id"]: p["title"] for p in site.doc(paths.PLANS_KEY)["plans"]}
+        assert sorted(listed) == sorted(set(PUBLISHED_DEMO_PLANS) - {plan})
+        assert site.keys(plan) == set()
+
+        before = snapshot(site)
+        site.update(Doctype.PLAN, plan, is_published=1)
+        site.notify(Doctype.PLAN, plan)
+        site.batch()
+        assert paths.PLANS_KEY in rewritten(before, snapshot(site))
+        listed = {p["id"]: p["title"] for p in site.doc(paths.PLANS_KEY)["plans"]}
+        assert sorted(listed) == sorted(PUBLISHED_DEMO_PLANS)
 
         # Every link in every file still resolves, with a matching version.
         with served(site.store.root, PREFIX) as base:

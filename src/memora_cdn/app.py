@@ -274,6 +274,7 @@ def build_app(settings: Settings, clock: Clock = time.time) -> App:
             shard_threshold=settings.shard_threshold,
             shard_max_bytes=settings.shard_max_bytes,
             sign=make_config_signer(settings),
+            media_keys=settings.signed_keys,
         ),
         store_prefix=prefix,
         upload_concurrency=settings.upload_concurrency,

@@ -13,11 +13,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import groupby
 
-from memora_cdn.contracts.validate import check_body
+import orjson
+
+from memora_cdn.contracts.validate import check_body, schema_body
 from memora_cdn.core import paths
 from memora_cdn.core.access import is_path_segment, resolve
-from memora_cdn.core.documents import Document, Published
-from memora_cdn.core.links import key_url
+from memora_cdn.core.catalogue import render_plans
+from memora_cdn.core.documents import Document, Published, dumps, sha256_hex
+from memora_cdn.core.links import VERSION_HEX, key_url
 from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.core.paths import DocKind
 from memora_cdn.core.render import RenderOptions, render_plan
@@ -29,6 +32,8 @@ from memora_cdn.store.base import JSON_CONTENT_TYPE, ObjectStore
 from memora_cdn.store.marker import ensure_marker
 
 Clock = Callable[[], float]
+_PLANS_REWRITES = 3
+"""How many times a build writes plans.json at most, when other builds change it meanwhile."""
 Progress = Callable[[int], None]
 
 
@@ -44,6 +49,8 @@ class PublishResult:
     warnings: tuple[str, ...] = ()
     uploaded_keys: tuple[str, ...] = ()
     deleted_keys: tuple[str, ...] = ()
+    store_keys: tuple[str, ...] = ()
+    """Store-wide files uploaded with this publish (`plans.json`, schemas), not counted."""
     log_id: int = 0
 
 
@@ -60,7 +67,7 @@ class PublishOptions:
     """A lesson with signed URLs is never cached past their expiry minus this margin."""
 
     def cache_control(self, document: Document, now: int) -> str:
-        manifest = document.kind is DocKind.MANIFEST
+        manifest = document.kind in (DocKind.MANIFEST, DocKind.PLANS)
         seconds = self.manifest_cache_seconds if manifest else self.document_cache_seconds
         if document.expires_at is not None:
             left = document.expires_at - now - self.signed_url_margin_seconds
@@ -84,6 +91,7 @@ class Publisher:
         self.store = store
         self.options = options or PublishOptions()
         self.clock = clock
+        self._schemas_checked = False
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC).replace(tzinfo=None)
@@ -141,7 +149,9 @@ class Publisher:
             self.store.delete(stale)
             self.state.record_deletes(store, plan, stale)
         self.state.replace_members(plan, rendering.members)
-        purged = self._purge(plan, [d.key for d in changed] + stale)
+        written = self._store_files(plan)
+        changed_files = [(d.key, d.body) for d in changed] + written
+        purged = self._purge(plan, self._purge_urls(changed_files, stale))
         counts = SyncCounts(
             files_uploaded=len(changed),
             files_deleted=len(stale),
@@ -159,15 +169,19 @@ class Publisher:
             warnings=rendering.warnings,
             uploaded_keys=tuple(d.key for d in changed),
             deleted_keys=tuple(stale),
+            store_keys=tuple(key for key, _ in written),
         )
 
     def _remove(self, plan: str, warnings: tuple[str, ...] = ()) -> PublishResult:
         store = self.store.identity
         previous = self.state.published(store, plan)
+        # The plan is not published in the source, so plans.json stops linking its manifest
+        # before the manifest goes.
+        written = self._store_files(plan)
         deleted = self.store.delete_prefix(paths.plan_prefix(plan))
         self.state.forget_plan(store, plan)
         keys = tuple(sorted(previous))
-        purged = self._purge(plan, keys)
+        purged = self._purge(plan, self._purge_urls(written, keys))
         return PublishResult(
             plan=plan,
             removed=True,
@@ -175,8 +189,74 @@ class Publisher:
                 files_deleted=max(deleted, len(keys)), purge_requests=purged.requests
             ),
             deleted_keys=keys,
+            store_keys=tuple(key for key, _ in written),
             warnings=warnings,
         )
+
+    def _store_files(self, plan: str) -> list[tuple[str, bytes]]:
+        """Bring the store-wide files in line, after the plan's manifest: the JSON Schemas
+        under `schemas/v1/` and `plans.json`, each uploaded only when the store does not
+        already hold its content. Returns (key, body) of each upload.
+
+        Builds of other plans may write `plans.json` at the same time, each from the index as
+        it saw it: after a write the list is read again, and written again if another plan's
+        manifest landed meanwhile, so the last writer does not leave that plan out.
+        """
+        written = self._schemas()
+        previous = _published_entry(self.store.get(paths.PLANS_KEY))
+        latest: Document | None = None
+        for _ in range(_PLANS_REWRITES):
+            listing = self._plans_listing(plan, previous)
+            if not _changed(listing, previous):
+                break
+            self._put(listing)
+            latest = listing
+            previous = Published(listing.content_hash, listing.version, listing.size)
+        if latest is not None:
+            written.append((latest.key, latest.body))
+        return written
+
+    def _schemas(self) -> list[tuple[str, bytes]]:
+        """Put the JSON Schemas the store lacks or holds in another version. Their bodies are
+        compared once per publisher (another version of memora-cdn runs in a new process);
+        after that one listing finds those missing, as after the store was emptied."""
+        if self._schemas_checked:
+            present = set(self.store.list_keys(paths.SCHEMAS_PREFIX))
+            wanted = [kind for kind in DocKind if paths.schema_key(kind) not in present]
+        else:
+            wanted = [
+                kind
+                for kind in DocKind
+                if self.store.get(paths.schema_key(kind)) != schema_body(kind)
+            ]
+        written: list[tuple[str, bytes]] = []
+        for kind in wanted:
+            key, body = paths.schema_key(kind), schema_body(kind)
+            self.store.put(
+                key,
+                body,
+                content_type=JSON_CONTENT_TYPE,
+                cache_control=f"public, max-age={self.options.manifest_cache_seconds}",
+            )
+            written.append((key, body))
+        self._schemas_checked = True
+        return written
+
+    def _plans_listing(self, plan: str, previous: Published | None) -> Document:
+        """`plans.json` as of now: the plans published in the source whose manifest the index
+        holds; `previous` (the copy in the store) gives the version of unchanged content."""
+        published = [listed for listed in self.source.plans() if listed.is_published]
+        manifests = {paths.manifest_key(listed.name): listed.name for listed in published}
+        held = {
+            owner
+            for owner, key in self.state.holders(self.store.identity, manifests)
+            if manifests[key] == owner
+        }
+        document = render_plans(
+            [listed for listed in published if listed.name in held], previous, int(self.clock())
+        )
+        self._validate(plan, [document])
+        return document
 
     def _clear_partials(self, plan: str) -> None:
         """Remove what a killed build of this plan left half-written (under its lock, no
@@ -185,12 +265,25 @@ class Publisher:
         if leftovers:
             self.store.delete(leftovers)
 
-    def _purge(self, plan: str, keys: Sequence[str]) -> PurgeReport:
-        """Purge the CDN for these keys and any whose purge failed before. URLs that still
-        fail are kept for the next build of the plan (which uploads nothing new for them)."""
+    def _purge_urls(
+        self, changed: Sequence[tuple[str, bytes]], deleted: Sequence[str]
+    ) -> list[str]:
+        """The URLs of changed and deleted files (keys in URL form, with the store prefix),
+        and each changed file's new versioned URL, `?v=` as its links carry it: a client
+        holding an old parent may have asked for that version before it existed, and the
+        edge would then keep the old body under it (SPEC §4)."""
         prefix = self.options.store_prefix
+        urls = [key_url(prefix + key) for key in deleted]
+        for key, body in changed:
+            url = key_url(prefix + key)
+            urls += [url, f"{url}?v={sha256_hex(body)[:VERSION_HEX]}"]
+        return urls
+
+    def _purge(self, plan: str, urls: Sequence[str]) -> PurgeReport:
+        """Purge the CDN for these URLs and any whose purge failed before. URLs that still
+        fail are kept for the next build of the plan (which uploads nothing new for them)."""
         pending = self.state.pending_purges(plan)
-        wanted = sorted({key_url(prefix + key) for key in keys} | set(pending))
+        wanted = sorted(set(urls) | set(pending))
         if not wanted:
             return PurgeReport()
         # Kept as pending before the call: a build interrupted or killed mid-purge (whose
@@ -263,6 +356,24 @@ class Publisher:
 def unusable_plan_warning(plan: str) -> str:
     """Why a plan whose name cannot be a path segment (SPEC §2) is skipped."""
     return f"Memora Academic Plan {plan!r}: name cannot be a path segment; skipped"
+
+
+def _published_entry(body: bytes | None) -> Published | None:
+    """What a stored document's body says of it, as the index would: its content hash and
+    version; None when there is no body or it is not one of our documents."""
+    if body is None:
+        return None
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    version = document.pop("version", None)
+    if not isinstance(version, int):
+        return None
+    document.pop("generated_at", None)
+    return Published(sha256_hex(dumps(document)), version, len(body))
 
 
 def _changed(document: Document, published: Published | None) -> bool:

@@ -101,6 +101,8 @@ def minimal(kind: DocKind) -> Doc:
             body = {"plan_id": "P1", "total_lessons": 0, "is_sharded": False, "entries": []}
         case DocKind.SEARCH_SHARD:
             body = {"plan_id": "P1", "subject_id": "S1", "entries": []}
+        case DocKind.PLANS:
+            body = {"plans": []}
     return copy.deepcopy({**HEADER, **body})
 
 
@@ -212,6 +214,18 @@ def full(kind: DocKind) -> Doc:
             ]
         case DocKind.SEARCH_SHARD:
             doc["entries"] = [{**ENTRY, "url": f"../../lessons/L1.json?v={V}"}]
+        case DocKind.PLANS:
+            doc["plans"] = [
+                {"id": "P0", "title": "Grade 4", "manifest_url": "plans/P0/manifest.json"},
+                {
+                    "id": "P1",
+                    "title": "Grade 5",
+                    "season": "2024/25",
+                    "grade": "Grade 5",
+                    "stream": "Science",
+                    "manifest_url": "plans/P1/manifest.json",
+                },
+            ]
     return copy.deepcopy(doc)
 
 
@@ -229,6 +243,86 @@ def test_every_schema_is_a_valid_draft_2020_12_schema_shipped_in_the_package(
     assert loaded["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     Draft202012Validator.check_schema(loaded)
     assert schema(kind) is loaded
+
+
+def properties_of(node: object, where: str = "$") -> list[tuple[str, Any]]:
+    """(path, schema) of every property the schema defines, at any depth, `$defs` included;
+    the properties an `if` tests are conditions, not properties of the format."""
+    found: list[tuple[str, Any]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                for name, sub in value.items():
+                    found.append((f"{where}.{name}", sub))
+                    found += properties_of(sub, f"{where}.{name}")
+            elif key == "items":
+                found += properties_of(value, f"{where}[]")
+            elif key != "if":
+                found += properties_of(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for item in node:
+            found += properties_of(item, where)
+    return found
+
+
+@pytest.mark.parametrize("kind", list(DocKind))
+def test_every_schema_has_an_id_a_title_and_a_description_on_every_property(
+    kind: DocKind,
+) -> None:
+    loaded = schema(kind)
+    assert loaded["$id"] == f"urn:memora-cdn:schema:{kind.value}:1"
+    assert loaded["title"]
+    assert loaded["description"]
+    undescribed = [
+        path
+        for path, sub in properties_of(loaded)
+        if not (isinstance(sub.get("description"), str) and sub["description"].strip())
+    ]
+    assert undescribed == []
+
+
+def test_schema_descriptions_give_the_units_of_times_weights_and_versions() -> None:
+    lesson = schema(DocKind.LESSON)
+    stage = lesson["properties"]["stages"]["items"]["properties"]
+    assert "in seconds" in stage["target_time"]["description"]
+    assert "Relative weight" in stage["weight"]["description"]
+    for kind in DocKind:
+        assert "Unix seconds" in schema(kind)["properties"]["version"]["description"]
+
+
+@pytest.mark.parametrize("kind", list(DocKind))
+def test_a_document_with_an_extra_top_level_field_fails_validation_where_the_format_is_closed(
+    kind: DocKind,
+) -> None:
+    assert schema(kind)["additionalProperties"] is False
+    doc = full(kind) | {"extra": 1}
+    assert problems(kind, doc) == ["doc.json: $.extra: property is not allowed"]
+
+
+@pytest.mark.parametrize("kind", list(DocKind))
+def test_every_object_of_the_formats_is_closed_but_a_stage_config(kind: DocKind) -> None:
+    open_objects = [
+        path
+        for path, sub in [("$", schema(kind)), *properties_of(schema(kind))]
+        if sub.get("type") == "object" and sub.get("additionalProperties") is not False
+    ]
+    items = [
+        (path, sub["items"])
+        for path, sub in properties_of(schema(kind))
+        if isinstance(sub.get("items"), dict) and sub["items"].get("type") == "object"
+    ]
+    open_objects += [p for p, sub in items if sub.get("additionalProperties") is not False]
+    assert open_objects == (["$.stages[].config"] if kind is DocKind.LESSON else [])
+
+
+def test_a_rule_message_is_the_error_and_a_description_only_documents() -> None:
+    doc = full(DocKind.LESSON)
+    doc["stages"][0]["target_time"] = "2 min"
+    doc["generated_at"] = "yesterday"
+    assert problems(DocKind.LESSON, doc) == [
+        "doc.json: $.generated_at: must be a UTC time like 2024-01-31T09:30:00Z",
+        "doc.json: $.stages[0].target_time: must be an integer, not a string",
+    ]
 
 
 @pytest.mark.parametrize("kind", list(DocKind))

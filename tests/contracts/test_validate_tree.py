@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from memora_cdn.contracts import Problem, validate_tree
+from memora_cdn.contracts import Problem, schema_body, validate_tree
 from memora_cdn.core import paths
-from memora_cdn.core.paths import readable, segment
+from memora_cdn.core.paths import DocKind, readable, segment
 
 Doc = dict[str, Any]
 HEADER: Doc = {"schema_version": 1, "version": 1717000000, "generated_at": "2024-05-29T16:26:40Z"}
@@ -368,3 +368,50 @@ def test_a_cut_and_hashed_file_name_matches_its_long_name_and_no_other(tmp_path:
 def test_a_directory_without_plans_holds_no_published_plans(tmp_path: Path) -> None:
     write(tmp_path, "other/file.json", b"{}")
     assert found(tmp_path) == [".: $: no plans/ folder: the directory holds no published plans"]
+
+
+def plans_json(*plans: str) -> Doc:
+    listed = [{"id": p, "title": p, "manifest_url": f"plans/{p}/manifest.json"} for p in plans]
+    return HEADER | {"plans": listed}
+
+
+def publish_store_files(root: Path, *plans: str) -> None:
+    write(root, paths.PLANS_KEY, plans_json(*plans))
+    for kind in DocKind:
+        write(root, paths.schema_key(kind), schema_body(kind))
+
+
+def test_plans_json_and_the_published_schemas_are_part_of_a_consistent_tree(
+    tmp_path: Path,
+) -> None:
+    publish(tmp_path)
+    publish_store_files(tmp_path, "P1")
+    assert found(tmp_path) == []
+
+
+def test_a_plans_json_link_to_a_missing_manifest_is_reported(tmp_path: Path) -> None:
+    publish(tmp_path)
+    publish_store_files(tmp_path, "P1", "P2")
+    assert found(tmp_path) == [
+        "plans.json: $.plans[1].manifest_url: link plans/P2/manifest.json names"
+        " plans/P2/manifest.json, which does not exist"
+    ]
+
+
+def test_plans_json_is_checked_against_its_schema(tmp_path: Path) -> None:
+    publish(tmp_path)
+    publish_store_files(tmp_path)
+    write(tmp_path, paths.PLANS_KEY, plans_json("P1") | {"extra": True})
+    assert found(tmp_path) == ["plans.json: $.extra: property is not allowed"]
+
+
+def test_an_unknown_or_invalid_published_schema_is_reported(tmp_path: Path) -> None:
+    publish(tmp_path)
+    publish_store_files(tmp_path, "P1")
+    write(tmp_path, "schemas/v1/quiz.schema.json", b"{}")
+    write(tmp_path, paths.schema_key(DocKind.UNIT), {"type": "objet"})
+    assert found(tmp_path) == [
+        "schemas/v1/quiz.schema.json: $: not a memora-cdn schema",
+        "schemas/v1/unit.schema.json: $.type: not a valid JSON Schema:"
+        " 'objet' is not valid under any of the given schemas",
+    ]

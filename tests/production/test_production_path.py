@@ -3,6 +3,7 @@ credentials, scanned, published to an S3 server through boto3, and purged at Clo
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from typing import Any
@@ -102,6 +103,7 @@ def test_scan_publish_and_purge_on_the_production_stack(
     stored = keys_in(s3_direct, s3_bucket)
     assert f"{PREFIX}/plans/X/manifest.json" in stored
     assert f"{PREFIX}/plans/Y/lessons/B-L3.json" in stored
+    assert {f"{PREFIX}/plans.json", f"{PREFIX}/schemas/v1/lesson.schema.json"} <= stored
     head = s3_direct.head_object(Bucket=s3_bucket, Key=f"{PREFIX}/plans/X/manifest.json")
     assert head["ContentType"] == "application/json; charset=utf-8"
     assert head["CacheControl"] == "public, max-age=60"
@@ -113,7 +115,8 @@ def test_scan_publish_and_purge_on_the_production_stack(
     assert "Checked" in invoke("verify")
 
     # An editor retitles a lesson of the shared subject: exactly the changed files of X and Y
-    # are PUT and purged.
+    # are PUT, and purged at their plain and their new versioned URLs (plans.json and the
+    # schemas are not touched).
     s3_proxy.reset()
     calls_before = len(cloudflare.calls)
     edit(maria_site.admin, "Memora Lesson", "A-L2", title="Renamed lesson")
@@ -135,7 +138,11 @@ def test_scan_publish_and_purge_on_the_production_stack(
     assert set(s3_proxy.puts) == expected
     assert all(count == 1 for count in s3_proxy.puts.values())
     purged = [url for call in cloudflare.calls[calls_before:] for url in call.files or []]
-    assert sorted(purged) == sorted(f"{CDN}/{key}" for key in expected)
+    bodies = {
+        key: s3_direct.get_object(Bucket=s3_bucket, Key=key)["Body"].read() for key in expected
+    }
+    versioned = [f"{CDN}/{k}?v={hashlib.sha256(b).hexdigest()[:12]}" for k, b in bodies.items()]
+    assert sorted(purged) == sorted([f"{CDN}/{key}" for key in expected] + versioned)
 
     # The lesson is deleted in Frappe (a tabDeleted Document row): its files go, and are purged.
     s3_proxy.reset()

@@ -107,8 +107,11 @@ def test_a_fresh_publish_verifies_clean_and_repair_changes_nothing(site: Site) -
     site.publish(PLAIN, AWKWARD)
     before = sorted(site.store.list_keys())
     report = verify(site.store, site.state, repair=True)
+    # verify compares the plan folders with the index; plans.json and schemas/v1/ are the
+    # store's own files, rewritten by the next publish when missing.
+    in_plans = [key for key in before if key.startswith("plans/")]
     assert report == VerifyReport(
-        checked=len(before), missing=(), unexpected=(), corrupt=(), repaired=True
+        checked=len(in_plans), missing=(), unexpected=(), corrupt=(), repaired=True
     )
     assert report.ok
     assert sorted(site.store.list_keys()) == before

@@ -95,7 +95,9 @@ def test_dead_letters_are_listed_retried_and_cleared(
     code, _, err = invoke("dead-letter", "retry", "PLAN-G10-SCI")
     assert code == 2
     assert "'PLAN-G10-SCI' is not in the dead letter" in err
-    assert invoke("dead-letter", "clear", "--all")[1] == "Cleared 1 dead letter.\n"
+    # PLAN-G11-GEN (shows LES-00001 but has nothing to upload) fails too: the store-wide files
+    # (schemas/v1/, plans.json) cannot be checked or written in a store that is not a folder.
+    assert invoke("dead-letter", "clear", "--all")[1] == "Cleared 2 dead letters.\n"
     assert queue_status()["dead_letter"] == 0
 
 

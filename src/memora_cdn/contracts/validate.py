@@ -6,9 +6,9 @@ anything is uploaded (parsed back strictly, then `validate_document`); `validate
 schema its key implies, and then resolves every link against the file holding it, as a client
 does, and checks that it names a file that exists and whose SHA-256 starts with its `?v=`.
 
-A schema's `description` is the message for the rule it states: the conditional branches
-(`then` / `else`) and the string formats (timestamps, links) carry one; plain keywords get a
-short message built here.
+A schema's `errorMessage` (the ajv-errors keyword) is the message for the rule it states: the
+conditional branches (`then` / `else`) and the string formats (timestamps, links) carry one;
+plain keywords get a short message built here. `description` documents a property.
 """
 
 from __future__ import annotations
@@ -24,14 +24,23 @@ from pathlib import Path
 from typing import Any
 
 import fastjsonschema
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator, SchemaError, ValidationError
 
 from memora_cdn.core.links import VERSION_HEX, link_version, resolve_link
-from memora_cdn.core.paths import DocKind, ParsedKey, parse_key, readable
+from memora_cdn.core.paths import (
+    PLANS_KEY,
+    SCHEMAS_PREFIX,
+    DocKind,
+    ParsedKey,
+    parse_key,
+    readable,
+    schema_key,
+    segment,
+)
 from memora_cdn.errors import StoreError
 from memora_cdn.store.local import FileStore
 
-__all__ = ["Problem", "check_body", "schema", "validate_document", "validate_tree"]
+__all__ = ["Problem", "check_body", "schema", "schema_body", "validate_document", "validate_tree"]
 
 _PACKAGE = "memora_cdn.contracts"
 
@@ -54,10 +63,15 @@ class Problem:
 
 
 @cache
+def schema_body(kind: DocKind) -> bytes:
+    """The JSON Schema of one kind of document, as shipped in the package (and published)."""
+    return files(_PACKAGE).joinpath(f"{kind.value}.schema.json").read_bytes()
+
+
+@cache
 def schema(kind: DocKind) -> Mapping[str, Any]:
     """The JSON Schema (draft 2020-12) of one kind of document, as shipped in the package."""
-    text = files(_PACKAGE).joinpath(f"{kind.value}.schema.json").read_text(encoding="utf-8")
-    loaded: dict[str, Any] = json.loads(text)
+    loaded: dict[str, Any] = json.loads(schema_body(kind))
     Draft202012Validator.check_schema(loaded)
     return loaded
 
@@ -131,7 +145,7 @@ def _problems(error: ValidationError, file: str) -> Iterator[Problem]:
 
 
 def _message(error: ValidationError) -> str:
-    described = error.schema.get("description") if isinstance(error.schema, Mapping) else None
+    described = error.schema.get("errorMessage") if isinstance(error.schema, Mapping) else None
     if isinstance(described, str):
         return described
     value = error.validator_value
@@ -202,18 +216,26 @@ class _Link:
     versioned: bool
 
 
+_SCHEMA_KEYS = {schema_key(kind): kind for kind in DocKind}
+
+
 def validate_tree(root: Path) -> list[Problem]:
-    """Every problem in the store tree at `root` (a folder holding `plans/`), sorted."""
-    if not (root / "plans").is_dir():
+    """Every problem in the store tree at `root` (a folder holding `plans/` and `plans.json`),
+    sorted. The published JSON Schemas under `schemas/v1/` are checked to be valid schemas of
+    documents we publish."""
+    if not (root / "plans").is_dir() and not (root / PLANS_KEY).is_file():
         return [Problem(".", "$", "no plans/ folder: the directory holds no published plans")]
     problems: list[Problem] = []
     digests: dict[str, str] = {}
     documents: dict[str, tuple[ParsedKey, Mapping[str, Any]]] = {}
+    listing: Mapping[str, Any] | None = None
     store = FileStore(root)  # the layout the folder store writes
     for key in sorted(store.list_keys()):
         parsed = parse_key(key)
-        if parsed is None:
-            problems.append(Problem(key, "$", "not a memora-cdn document"))
+        known = key == PLANS_KEY or key in _SCHEMA_KEYS
+        if parsed is None and not known:
+            what = "schema" if key.startswith(SCHEMAS_PREFIX) else "document"
+            problems.append(Problem(key, "$", f"not a memora-cdn {what}"))
             continue
         try:
             body = store.get(key)
@@ -223,15 +245,29 @@ def validate_tree(root: Path) -> list[Problem]:
         if body is None:  # removed while we looked
             continue
         digests[key] = hashlib.sha256(body).hexdigest()
-        document, found = check_body(parsed.kind, body, key)
+        if key in _SCHEMA_KEYS:
+            document, found = _parse_body(body, key)
+        else:
+            document, found = check_body(parsed.kind if parsed else DocKind.PLANS, body, key)
         problems.extend(found)
         if document is None:
             continue
-        problems.extend(_identity(key, parsed, document))
-        documents[key] = (parsed, document)
+        if key in _SCHEMA_KEYS:
+            problems.extend(_check_schema(key, document))
+        elif parsed is None:
+            listing = document
+        else:
+            problems.extend(_identity(key, parsed, document))
+            documents[key] = (parsed, document)
     for key, (parsed, document) in documents.items():
         for link in _links(parsed.kind, document):
             problems.extend(_check_link(key, parsed.plan_segment, link, digests))
+    if listing is not None:
+        for index, plan in _items(listing.get("plans")):
+            url, plan_id = plan.get("manifest_url"), plan.get("id")
+            if isinstance(url, str) and isinstance(plan_id, str):
+                link = _Link(f"$.plans[{index}].manifest_url", url, DocKind.MANIFEST, False)
+                problems.extend(_check_link(PLANS_KEY, segment(plan_id), link, digests))
     return sorted(problems)
 
 
@@ -242,6 +278,14 @@ def check_body(
     the schema of `kind`; None when the bytes are not a JSON object at all. This is what
     the publisher checks before uploading: the bytes themselves, not the data they came from.
     """
+    document, problems = _parse_body(body, file)
+    if document is None:
+        return None, problems
+    return document, validate_document(kind, document, file)
+
+
+def _parse_body(body: bytes, file: str) -> tuple[Mapping[str, Any] | None, list[Problem]]:
+    """The JSON object in `body` (strict UTF-8 JSON, no NaN/Infinity), or None and why not."""
     try:
         document = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
@@ -253,7 +297,15 @@ def check_body(
         return None, [Problem(file, "$", f"not valid JSON: {exc}")]
     if not isinstance(document, Mapping):
         return None, [Problem(file, "$", f"must be an object, not {_json_type(document)}")]
-    return document, validate_document(kind, document, file)
+    return document, []
+
+
+def _check_schema(key: str, document: Mapping[str, Any]) -> Iterator[Problem]:
+    try:
+        Draft202012Validator.check_schema(document)
+    except SchemaError as exc:
+        where = _field(list(exc.absolute_path))
+        yield Problem(key, where, f"not a valid JSON Schema: {exc.message}")
 
 
 def _reject_constant(name: str) -> object:

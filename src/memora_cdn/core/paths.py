@@ -21,7 +21,8 @@ MAX_KEY_BYTES = 1_024
 
 
 class DocKind(StrEnum):
-    """The kinds of document a plan publishes, in upload order (children first)."""
+    """The kinds of document published: a plan's in upload order (children first), then the
+    store's list of plans (`plans.json`, written after the manifests it links)."""
 
     LESSON = "lesson"
     UNIT = "unit"
@@ -29,6 +30,7 @@ class DocKind(StrEnum):
     SEARCH_SHARD = "search_shard"
     SEARCH_INDEX = "search_index"
     MANIFEST = "manifest"
+    PLANS = "plans"
 
     @property
     def upload_rank(self) -> int:
@@ -58,6 +60,16 @@ def segment(name: str) -> str:
 def readable(segment: str) -> str:
     """A segment as a reader knows it: the name, or for a long name its start and `~hash`."""
     return unquote(segment)
+
+
+PLANS_KEY = "plans.json"
+"""The store's list of published plans, at the store root."""
+SCHEMAS_PREFIX = "schemas/v1/"
+"""Where every store holds the JSON Schemas of the documents, for app developers."""
+
+
+def schema_key(kind: DocKind) -> str:
+    return f"{SCHEMAS_PREFIX}{kind.value}.schema.json"
 
 
 def plan_prefix(plan: str) -> str:

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from memora_cdn.core import paths
 from memora_cdn.core.access import ResolvedNode, ResolvedPlan
@@ -23,7 +24,7 @@ from memora_cdn.core.documents import (
     iso_utc,
     versioned_link,
 )
-from memora_cdn.core.model import Doctype, NodeKind, Stage, StageType
+from memora_cdn.core.model import AccessLevel, Doctype, NodeKind, Stage, StageType
 from memora_cdn.core.paths import DocKind
 from memora_cdn.core.search import SearchEntry, render_search
 from memora_cdn.errors import KeyCollisionError
@@ -38,6 +39,9 @@ class RenderOptions:
     shard_max_bytes: int = 100_000
     sign: ConfigSigner | None = None
     """Signs media URLs in stage configs (SPEC §3 signed media); None: no signing."""
+    media_keys: tuple[str, ...] = ()
+    """The `signed_keys` setting: with no signer, a paid lesson holding URLs under these
+    config keys is named in a warning (its media is open to anyone with the link)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +168,8 @@ class _Renderer:
         self.options = options
         self.warnings: list[str] = list(resolved.warnings)
         self.documents: list[Document] = []
+        self.unsigned: dict[str, None] = {}
+        """Paid lessons with media URLs that no signer signs, in render order."""
         self.lessons: dict[str, Document] = {}
         """Each lesson's file by lesson name, for the search entries that link it."""
 
@@ -198,6 +204,12 @@ class _Renderer:
         )
         search_index = search_docs[-1]
         self._manifest(subject_docs, search_index)
+        if self.unsigned:
+            count = len(self.unsigned)
+            self.warnings.append(
+                f"paid lesson {next(iter(self.unsigned))!r} has unsigned media: set signer "
+                f"({count} paid lesson{'s' if count > 1 else ''} with unsigned media in this plan)"
+            )
         ordered = sorted(self.documents, key=lambda d: d.kind.upload_rank)
         _check_keys(self.plan, ordered)
         stage = Doctype.LESSON_STAGE.value
@@ -272,6 +284,13 @@ class _Renderer:
                 config, expires_at = self.options.sign(config, self.now)
                 if expires_at is not None:
                     expiries.append(expires_at)
+            elif (
+                self.options.media_keys
+                and lesson.access.level is AccessLevel.PAID
+                and lesson.name not in self.unsigned
+                and _holds_url(config, frozenset(self.options.media_keys))
+            ):
+                self.unsigned[lesson.name] = None
             rendered.append(
                 {
                     "idx": len(rendered) + 1,
@@ -410,6 +429,28 @@ class _Renderer:
             "stats": totals,
         }
         return self._finalize(manifest_key, DocKind.MANIFEST, content)
+
+
+def _holds_url(value: Any, keys: frozenset[str]) -> bool:
+    """Whether a string under one of `keys`, in `value` or any object nested in it (as
+    `signed_keys` are matched for signing), is an absolute URL."""
+    if isinstance(value, dict):
+        return any(
+            (key in keys and _is_url(item)) or _holds_url(item, keys) for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return any(_holds_url(item, keys) for item in value)
+    return False
+
+
+def _is_url(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:  # such as an unclosed IPv6 bracket: not a URL a player can open
+        return False
+    return parts.scheme.lower() in ("http", "https", "s3") and bool(parts.netloc)
 
 
 def _stats(subject: ResolvedNode) -> dict[str, int]:

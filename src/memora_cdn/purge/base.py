@@ -19,7 +19,8 @@ class PurgeReport:
 
 class Purger(Protocol):
     def purge(self, keys: Sequence[str]) -> PurgeReport:
-        """Purge the CDN URLs of these store keys (full keys, store prefix included).
+        """Purge the CDN URLs of these paths: store keys in URL form (`links.key_url`, store
+        prefix included), a changed file's new versioned one with its `?v=`.
 
         Raises `PurgeError` (memora_cdn.errors) when some URLs could not be purged after
         retries; the error carries the keys that are still cached.

@@ -39,6 +39,7 @@ from memora_cdn.core.model import (
     NodeKind,
     Orphan,
     Override,
+    Plan,
     Snapshot,
 )
 from memora_cdn.errors import SourceSchemaError
@@ -112,6 +113,18 @@ class SqlSource:
         with self._connect() as conn:
             rows = conn.execute(select(plan.c.name).order_by(plan.c.name))
             return [name for row in rows if (name := plain_name(row[0])) is not None]
+
+    def plans(self) -> list[Plan]:
+        """Every academic plan, published or not, with its titles (one query; rows whose name
+        is not text are left out, as in `plan_names`; bad values are repaired silently here,
+        their warnings belong to the plan's own build)."""
+        reader = RowReader()
+        with self._connect() as conn:
+            return [
+                reader.plan(row, name)
+                for row in conn.execute(self._plans_query()).mappings()
+                if (name := plain_name(row.get("name"))) is not None
+            ]
 
     def load(
         self, plan_name: str, published: Collection[tuple[str, str]] = frozenset()
@@ -200,6 +213,10 @@ class SqlSource:
     # -- statements ---------------------------------------------------------------------
 
     def _plan_query(self, plan_name: str) -> Select[Any]:
+        return self._plans_query().where(self._table(Doctype.PLAN).c.name == plan_name)
+
+    def _plans_query(self) -> Select[Any]:
+        """Every plan's row with the titles of its season, grade and stream."""
         plan = self._table(Doctype.PLAN)
         columns: list[Any] = list(plan.c)
         joined: Any = plan
@@ -214,7 +231,7 @@ class SqlSource:
             alias = linked.alias(f"{link}_t")
             joined = joined.outerjoin(alias, alias.c.name == plan.c[link])
             columns.append(alias.c.title.label(f"{link}_title"))
-        return select(*columns).select_from(joined).where(plan.c.name == plan_name)
+        return select(*columns).select_from(joined)
 
     def _plan_subject_query(self, plan_name: str) -> Select[Any]:
         rows = self._table(Doctype.PLAN_SUBJECT)

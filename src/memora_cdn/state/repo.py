@@ -113,6 +113,19 @@ class StateStore:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
 
+    def holders(self, store: str, keys: Iterable[str]) -> set[tuple[str, str]]:
+        """(plan, key) for each of these keys that the index holds on `store`."""
+        wanted = sorted(set(keys))
+        found: set[tuple[str, str]] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                query = select(published_object.c.plan_id, published_object.c.key).where(
+                    published_object.c.store == store,
+                    published_object.c.key.in_(wanted[start : start + 500]),
+                )
+                found.update((str(row[0]), str(row[1])) for row in conn.execute(query))
+        return found
+
     def record_upload(
         self, store: str, plan: str, key: str, entry: Published, at: datetime
     ) -> None:
