@@ -8,7 +8,8 @@ not absolute times to compare across machines:
 
 1. statements to load one plan's snapshot at scale 1 and at `--scale` (must be equal);
 2. first publish of every plan vs a re-run with no change (files written; time ratio);
-3. one stage edit: files rewritten per plan (expected: exactly 4 in each plan with it).
+3. one stage edit: files rewritten per plan (expected: exactly 5 in each plan with it: the
+   lesson, its unit, its subject, the search index and the manifest; none elsewhere).
 """
 
 from __future__ import annotations
