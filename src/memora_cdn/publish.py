@@ -134,8 +134,7 @@ class Publisher:
         snapshot = self.source.load(plan, self.state.members(plan))
         if snapshot is None or not snapshot.plan.is_published:
             return self._remove(plan, snapshot.warnings if snapshot else ())
-        store = self.store.identity
-        ensure_marker(self.store, lambda: self.state.indexed_files(store))
+        store = self._trusted_store()
         previous = self.state.published(store, plan)
         resolved = resolve(snapshot)
         rendering = render_plan(resolved, previous, int(self.clock()), self.options.render)
@@ -173,7 +172,7 @@ class Publisher:
         )
 
     def _remove(self, plan: str, warnings: tuple[str, ...] = ()) -> PublishResult:
-        store = self.store.identity
+        store = self._trusted_store()
         previous = self.state.published(store, plan)
         # The plan is not published in the source, so plans.json stops linking its manifest
         # before the manifest goes.
@@ -192,6 +191,13 @@ class Publisher:
             store_keys=tuple(key for key, _ in written),
             warnings=warnings,
         )
+
+    def _trusted_store(self) -> str:
+        """The store's identity, once its marker shows that the index still says what it
+        holds (`StoreWipedError` otherwise: nothing may be written to it before a repair)."""
+        store = self.store.identity
+        ensure_marker(self.store, lambda: self.state.indexed_files(store))
+        return store
 
     def _store_files(self, plan: str) -> list[tuple[str, bytes]]:
         """Bring the store-wide files in line, after the plan's manifest: the JSON Schemas

@@ -3,15 +3,18 @@ it trusts the published index (SPEC §6)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import orjson
 import pytest
 
+from memora_cdn.core.model import Doctype
 from memora_cdn.errors import StoreWipedError
 from memora_cdn.store.base import MARKER
 from memora_cdn.store.local import FileStore
 from memora_cdn.store.marker import ensure_marker, write_marker
+from sitekit import Site
 
 
 def test_a_new_store_is_marked_once_with_its_identity_and_a_random_id(tmp_path: Path) -> None:
@@ -42,3 +45,24 @@ def test_a_store_marked_by_another_build_meanwhile_is_trusted(tmp_path: Path) ->
 
     ensure_marker(store, meanwhile)
     assert orjson.loads(store.get(MARKER) or b"")["store_id"] == "a" * 32
+
+
+def test_removing_a_plan_from_a_store_that_lost_its_marker_writes_nothing(tmp_path: Path) -> None:
+    site = Site(tmp_path)
+    try:
+        site.build.plan("X", subjects=["S"])
+        site.build.plan("Y", subjects=["S"])
+        site.build.subject("S", is_public=True)
+        site.build.insert()
+        for plan in ("X", "Y"):
+            site.app.publisher.publish(plan)
+        shutil.rmtree(site.store.root)  # the store was emptied behind memora-cdn's back
+        site.update(Doctype.PLAN, "X", is_published=0)
+
+        with pytest.raises(StoreWipedError):
+            site.app.publisher.publish("X")
+
+        assert list(site.store.list_keys()) == []  # no plans.json linking a manifest gone
+        assert site.app.state.publications(site.store.identity) != []  # the index is kept
+    finally:
+        site.close()
