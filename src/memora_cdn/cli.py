@@ -26,7 +26,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from memora_cdn.app import App, make_engine, running
 from memora_cdn.core.events import Action
 from memora_cdn.core.model import Orphan, SyncStatus, Trigger
-from memora_cdn.errors import Interrupted, MemoraCdnError, PlanNotFoundError, UnavailableError
+from memora_cdn.errors import (
+    Interrupted,
+    MemoraCdnError,
+    OpenServerError,
+    PlanNotFoundError,
+    UnavailableError,
+)
 from memora_cdn.publish import PublishResult
 from memora_cdn.settings import Settings, load_settings
 from memora_cdn.state.scan_state import ScanStateStore
@@ -536,6 +542,30 @@ def dead_letter_clear(
     with running(settings) as application:
         cleared = application.queue.clear_dead(plan)
     out.print(f"Cleared {cleared} dead letter{'s' if cleared != 1 else ''}.")
+
+
+# -- serve ---------------------------------------------------------------------------------
+
+
+@command
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8000,
+) -> None:
+    """Serve the admin API, the Frappe webhook and /healthz over HTTP (SIGTERM stops it).
+
+    Example: memora-cdn serve --port 8000
+    """
+    import uvicorn
+
+    from memora_cdn.http.app import create_http_app, is_loopback
+
+    settings = _settings(ctx)
+    if settings.admin_token is None and not is_loopback(host):
+        raise OpenServerError(host)
+    with running(settings) as application:
+        uvicorn.run(create_http_app(application), host=host, port=port, log_level="info")
 
 
 # -- inspection ----------------------------------------------------------------------------
