@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from memora_cdn.app import App
+from memora_cdn.http.api import api_routes, cdn_route
 from memora_cdn.http.webhook import FrappeWebhook
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -54,8 +55,6 @@ def create_http_app(application: App) -> Starlette:
     settings = application.settings
     token = settings.admin_token.get_secret_value() if settings.admin_token else None
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    from memora_cdn.http.api import api_routes
-
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/hooks/frappe", FrappeWebhook(application.intake, secret).handle, methods=["POST"]),
@@ -63,5 +62,6 @@ def create_http_app(application: App) -> Starlette:
             Route(path, admin(token, handler), methods=methods)
             for path, handler, methods in api_routes(application)
         ),
+        Route("/cdn/{key:path}", cdn_route(application), methods=["GET"]),
     ]
     return Starlette(routes=routes)

@@ -373,8 +373,12 @@ class StateStore:
         plan: str | None = None,
         status: SyncStatus | None = None,
         limit: int = 50,
+        since: datetime | None = None,
     ) -> list[SyncLogEntry]:
+        """The newest rows first; `since` keeps those started at or after it."""
         query = select(sync_log).order_by(sync_log.c.id.desc()).limit(limit)
+        if since is not None:
+            query = query.where(sync_log.c.started_at >= since)
         if plan is not None:
             query = query.where(sync_log.c.plan_id == plan)
         if status is not None:
