@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from memora_cdn.app import App
 from memora_cdn.http.api import api_routes, cdn_route
+from memora_cdn.http.metrics import metrics_route
 from memora_cdn.http.webhook import FrappeWebhook
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -62,6 +63,7 @@ def create_http_app(application: App) -> Starlette:
             Route(path, admin(token, handler), methods=methods)
             for path, handler, methods in api_routes(application)
         ),
+        Route("/metrics", admin(token, metrics_route(application)), methods=["GET"]),
         Route("/cdn/{key:path}", cdn_route(application), methods=["GET"]),
     ]
     return Starlette(routes=routes)

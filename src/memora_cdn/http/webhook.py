@@ -125,8 +125,13 @@ class FrappeWebhook:
         self.secret = secret
         self._warned = False
 
-    def reject(self, status: int, reason: str) -> JSONResponse:
+    async def count(self, outcome: str) -> None:
+        """Counted in the state database, for `/metrics` of every process."""
+        await run_in_threadpool(self.intake.state.count_webhook, outcome)
+
+    async def reject(self, status: int, outcome: str, reason: str) -> JSONResponse:
         log.warning("webhook rejected (%d): %s", status, reason)
+        await self.count(outcome)
         return JSONResponse({"error": reason}, status_code=status)
 
     async def handle(self, request: Request) -> JSONResponse:
@@ -134,22 +139,26 @@ class FrappeWebhook:
             if not self._warned:
                 self._warned = True
                 log.warning("webhook_secret is not set: every webhook call is refused (401)")
+            await self.count("no_secret")
             return JSONResponse({"error": "webhook_secret is not set"}, status_code=401)
         try:
             body = await read_capped(request)
         except BodyTooLarge:
-            return self.reject(413, f"body over {MAX_BODY_BYTES} bytes")
+            return await self.reject(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
         given = request.headers.get(SIGNATURE_HEADER)
         if not signed(self.secret, body, given):
-            return self.reject(401, f"{'bad' if given else 'missing'} {SIGNATURE_HEADER}")
+            problem = "bad" if given else "missing"
+            return await self.reject(401, f"{problem}_signature", f"{problem} {SIGNATURE_HEADER}")
         try:
             data = parse_body(body, request.headers.get("content-type", ""))
             event = event_from_body(data, request.query_params.get("event"))
         except MalformedBody as error:
-            return self.reject(400, str(error))
+            return await self.reject(400, "malformed", str(error))
         if event is None:
+            await self.count("ignored")
             return JSONResponse({"status": "ignored", "doctype": data["doctype"]}, 202)
         result = await run_in_threadpool(self.intake.submit, [event], trigger=Trigger.SCHEDULER)
+        await self.count("accepted")
         return JSONResponse(
             {"status": "queued", "plans": sorted(result.plans)},
             status_code=202,
