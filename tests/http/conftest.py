@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,12 +15,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from clirun import invoke
+from httpkit import SECRET, TOKEN, Server, free_port
 from memora_cdn.app import App, running
 from memora_cdn.http.app import create_http_app
 from memora_cdn.settings import load_settings
-
-SECRET = "s3cret-webhook"
-TOKEN = "admin-t0ken"
 
 
 @pytest.fixture
@@ -31,20 +28,6 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_settings_env: None)
     monkeypatch.chdir(tmp_path)
     assert invoke("demo")[0] == 0
     return tmp_path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Server:
-    def __init__(self, process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-        self.process = process
-        self.url = url
-        self.log = log
 
 
 @pytest.fixture
@@ -97,8 +80,3 @@ def site(demo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
 def client(site: App) -> Iterator[TestClient]:
     with TestClient(create_http_app(site)) as test_client:
         yield test_client
-
-
-def queued(application: App) -> int:
-    stats = application.queue.stats(application.now())
-    return stats.pending + stats.retrying

@@ -4,18 +4,15 @@ nothing."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import TOKEN, queued
+from httpkit import AUTH, TOKEN, dead_letter, failed_build, queued
 from memora_cdn.app import App
 from memora_cdn.core.model import SyncStatus, Trigger
-from memora_cdn.queue.base import RetryPolicy
 
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PLAN = "PLAN-G10-SCI"
 
 ROUTES = [
@@ -29,19 +26,6 @@ ROUTES = [
     ("POST", f"/api/plans/{PLAN}/rebuild"),
     ("GET", f"/api/plans/{PLAN}/tree"),
 ]
-
-
-def dead_letter(site: App, plan: str, message: str = "store error: boom") -> None:
-    now = site.now()
-    site.queue.enqueue([plan], now)
-    [claim] = site.queue.claim("test", now, lease_seconds=60, plans=[plan])
-    assert site.queue.fail(claim, message, now, RetryPolicy(max_retries=0)).dead
-
-
-def failed_build(site: App, plan: str, message: str, days_ago: int = 0) -> None:
-    at = site.now() - timedelta(days=days_ago)
-    log_id = site.state.log_start(plan, Trigger.SCHEDULER, at)
-    site.state.log_finish(log_id, SyncStatus.FAILED, at, error=message)
 
 
 def get(client: TestClient, path: str) -> tuple[int, Any]:

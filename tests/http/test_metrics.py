@@ -7,10 +7,9 @@ import json
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
-from test_api import AUTH, dead_letter, failed_build
 
 from clirun import invoke
-from conftest import SECRET, TOKEN
+from httpkit import AUTH, SECRET, TOKEN, dead_letter, failed_build
 from memora_cdn.app import App, running
 from memora_cdn.core.model import SyncStatus
 from memora_cdn.http.app import create_http_app

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from clirun import invoke
-from conftest import SECRET, Server
+from httpkit import SECRET, Server
 from memora_cdn.http.webhook import signature
 
 pytestmark = pytest.mark.slow

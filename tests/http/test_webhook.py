@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import SECRET, queued
+from httpkit import SECRET, queued
 from memora_cdn.app import App
 from memora_cdn.core.model import SyncStatus
 from memora_cdn.http.app import create_http_app
@@ -94,10 +94,16 @@ def test_an_unknown_doctype_is_answered_202_and_ignored(client: TestClient, site
             "unknown event 'on_save' (one of after_insert, on_update, on_trash, after_delete, "
             "after_rename, on_change)",
         ),
+        (
+            b'{"doctype": "Memora Lesson", "name": "LES-00001", "event": ["on_update"]}',
+            None,
+            "unknown event ['on_update'] (one of after_insert, on_update, on_trash, "
+            "after_delete, after_rename, on_change)",
+        ),
     ],
 )
 def test_a_signed_but_unusable_body_is_400_and_queues_nothing(
-    client: TestClient, site: App, body: bytes, event: str, reason: str
+    client: TestClient, site: App, body: bytes, event: str | None, reason: str
 ) -> None:
     assert signed_post(client, body, event=event) == (400, {"error": reason})
     assert queued(site) == 0

@@ -104,7 +104,7 @@ def event_from_body(data: Mapping[str, Any], event_name: str | None) -> ChangeEv
     except UnknownDoctypeError:
         return None
     name = event_name if event_name is not None else data.get("event")
-    if name is not None and name not in EVENT_ACTIONS:
+    if name is not None and (not isinstance(name, str) or name not in EVENT_ACTIONS):
         raise MalformedBody(f"unknown event {name!r} (one of {', '.join(EVENT_ACTIONS)})")
     action = EVENT_ACTIONS[name] if name is not None else Action.UPDATE
     old_name = data.get("old_name")
