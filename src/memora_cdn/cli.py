@@ -26,7 +26,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from memora_cdn.app import App, make_engine, running
 from memora_cdn.core.events import Action
 from memora_cdn.core.model import Orphan, SyncStatus, Trigger
-from memora_cdn.errors import Interrupted, MemoraCdnError, PlanNotFoundError, UnavailableError
+from memora_cdn.errors import (
+    Interrupted,
+    MemoraCdnError,
+    OpenServerError,
+    PlanNotFoundError,
+    UnavailableError,
+)
+from memora_cdn.operations import every_plan, iso, retry_dead_letter, sync_entry_json
 from memora_cdn.publish import PublishResult
 from memora_cdn.settings import Settings, load_settings
 from memora_cdn.state.scan_state import ScanStateStore
@@ -209,9 +216,7 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 
 def _every_plan(application: App) -> list[str]:
-    """Plans in the source, and plans published before (which may have to be removed)."""
-    published = {p.plan_id for p in application.state.publications(application.store.identity)}
-    return sorted(set(application.source.plan_names()) | published)
+    return every_plan(application)
 
 
 def _exit_for(report: BatchReport) -> None:
@@ -512,11 +517,8 @@ def dead_letter_retry(
     """
     settings = _settings(ctx)
     with running(settings) as application:
-        if not application.queue.retry_dead(plan, application.now()):
+        if not retry_dead_letter(application, plan):
             raise typer.BadParameter(f"{plan!r} is not in the dead letter", param_hint="PLAN")
-        application.state.log_start(
-            plan, Trigger.MANUAL, application.now(), status=SyncStatus.QUEUED
-        )
     out.print(f"{plan} queued again; `memora-cdn sync` or the worker will build it.")
 
 
@@ -536,6 +538,30 @@ def dead_letter_clear(
     with running(settings) as application:
         cleared = application.queue.clear_dead(plan)
     out.print(f"Cleared {cleared} dead letter{'s' if cleared != 1 else ''}.")
+
+
+# -- serve ---------------------------------------------------------------------------------
+
+
+@command
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8000,
+) -> None:
+    """Serve the admin API, the Frappe webhook and /healthz over HTTP (SIGTERM stops it).
+
+    Example: memora-cdn serve --port 8000
+    """
+    import uvicorn
+
+    from memora_cdn.http.app import create_http_app, is_loopback
+
+    settings = _settings(ctx)
+    if settings.admin_token is None and not is_loopback(host):
+        raise OpenServerError(host)
+    with running(settings) as application:
+        uvicorn.run(create_http_app(application), host=host, port=port, log_level="info")
 
 
 # -- inspection ----------------------------------------------------------------------------
@@ -677,23 +703,7 @@ def status(
                 }
                 for p in publications
             ],
-            "recent_syncs": [
-                {
-                    "id": e.id,
-                    "plan_id": e.plan_id,
-                    "status": e.status.value,
-                    "triggered_by": e.triggered_by.value,
-                    "started_at": _iso(e.started_at),
-                    "completed_at": _iso(e.completed_at),
-                    "files_uploaded": e.counts.files_uploaded,
-                    "files_deleted": e.counts.files_deleted,
-                    "files_unchanged": e.counts.files_unchanged,
-                    "bytes_uploaded": e.counts.bytes_uploaded,
-                    "error_message": e.error_message,
-                    "warnings": list(e.warnings),
-                }
-                for e in recent
-            ],
+            "recent_syncs": [sync_entry_json(e) for e in recent],
             "orphans": None
             if orphans is None
             else [
@@ -766,7 +776,7 @@ def _orphans(application: App) -> tuple[list[Orphan] | None, str | None]:
 
 
 def _iso(value: Any) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(value)
 
 
 # -- entry point ------------------------------------------------------------------------------

@@ -277,3 +277,16 @@ class RepairRefusedError(MemoraCdnError):
             f"repair would delete {deletes} files, more than {limit}: nothing was changed;"
             " run `memora-cdn verify --repair --dry-run` to see them, then pass --yes"
         )
+
+
+class OpenServerError(MemoraCdnError):
+    """`serve` on a non-loopback host with no admin_token: the API would be open to anyone."""
+
+    exit_code = 2
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        super().__init__(
+            f"refusing to serve on {host}: admin_token is not set, so the admin API would be "
+            "open to anyone who can reach it; set admin_token, or serve on 127.0.0.1"
+        )

@@ -26,7 +26,7 @@ from memora_cdn.state.schema import metadata, published_object, schema_version
 
 BASELINE = 1
 """The tables of release 0.1.0, which had no `cdn_schema_version`."""
-LATEST = 2
+LATEST = 3
 STORE_MARKERS = 2
 """The version from which the index is keyed by store and stores carry a marker: a store
 published to by an earlier version is marked when its index is upgraded."""
@@ -159,4 +159,8 @@ def _index_keyed_by_store(conn: Connection, store: str | None) -> None:
     holding.drop(conn)
 
 
-_STEPS: list[tuple[int, Step]] = [(2, _index_keyed_by_store)]
+def _webhook_counts(conn: Connection, store: str | None) -> None:
+    """Version 3 adds `cdn_webhook_event` (created with every missing table)."""
+
+
+_STEPS: list[tuple[int, Step]] = [(2, _index_keyed_by_store), (3, _webhook_counts)]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from memora_cdn.core.documents import Published
 from memora_cdn.core.model import SyncStatus, Trigger
@@ -21,6 +22,7 @@ from memora_cdn.state.schema import (
     purge_pending,
     sync_log,
     upsert,
+    webhook_event,
 )
 
 
@@ -367,14 +369,39 @@ class StateStore:
         with self.engine.begin() as conn:
             conn.execute(update(sync_log).where(sync_log.c.id == log_id).values(**values))
 
+    def count_webhook(self, outcome: str) -> None:
+        """One more webhook call with this outcome (see `webhook_counts`)."""
+        add_one = (
+            update(webhook_event)
+            .where(webhook_event.c.outcome == outcome)
+            .values(count=webhook_event.c.count + 1)
+        )
+        with self.engine.begin() as conn:
+            if conn.execute(add_one).rowcount:
+                return
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(webhook_event).values(outcome=outcome, count=1))
+            except IntegrityError:  # another process inserted it first
+                conn.execute(add_one)
+
+    def webhook_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(webhook_event)).mappings()
+            return {row["outcome"]: int(row["count"]) for row in rows}
+
     def sync_log(
         self,
         *,
         plan: str | None = None,
         status: SyncStatus | None = None,
         limit: int = 50,
+        since: datetime | None = None,
     ) -> list[SyncLogEntry]:
+        """The newest rows first; `since` keeps those started at or after it."""
         query = select(sync_log).order_by(sync_log.c.id.desc()).limit(limit)
+        if since is not None:
+            query = query.where(sync_log.c.started_at >= since)
         if plan is not None:
             query = query.where(sync_log.c.plan_id == plan)
         if status is not None:

@@ -129,6 +129,15 @@ scan_state = Table(
     Column("updated_at", _when(), nullable=False),
 )
 
+webhook_event = Table(
+    "cdn_webhook_event",
+    metadata,
+    Column("outcome", String(40), primary_key=True),
+    Column("count", BigInteger(), nullable=False),
+)
+"""Webhook calls by outcome (`accepted`, `ignored`, or why one was rejected), counted for
+`/metrics` in the state database so that every `serve` process reports the same numbers."""
+
 
 schema_version = Table(
     "cdn_schema_version",

@@ -1,0 +1,165 @@
+"""The Frappe webhook, `POST /hooks/frappe` (SPEC §9).
+
+The signature (`X-Frappe-Webhook-Signature`: base64 HMAC-SHA256 of the raw body with
+`webhook_secret`) is checked in constant time over the raw bytes before anything is parsed;
+the body is read at most 1 MB + 1 byte into memory, so a huge or endless body is cut off.
+Accepted events go through the app's `Intake`, like every other way changes come in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from memora_cdn.core.events import Action, ChangeEvent, parse_doctype
+from memora_cdn.core.model import Trigger
+from memora_cdn.errors import UnknownDoctypeError
+from memora_cdn.sync.intake import Intake
+
+log = logging.getLogger("memora_cdn.http.webhook")
+
+MAX_BODY_BYTES = 1024 * 1024
+SIGNATURE_HEADER = "X-Frappe-Webhook-Signature"
+
+EVENT_ACTIONS: Mapping[str, Action] = {
+    "after_insert": Action.INSERT,
+    "on_update": Action.UPDATE,
+    "on_trash": Action.TRASH,
+    "after_delete": Action.DELETE,
+    "after_rename": Action.RENAME,
+    "on_change": Action.UPDATE,
+}
+_META = frozenset({"doctype", "name", "old_name", "event"})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_capped(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The raw body, or `BodyTooLarge` as soon as more than `limit` bytes have arrived."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def signature(secret: str, body: bytes) -> str:
+    """What Frappe sends for `body` signed with `secret`."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def signed(secret: str, body: bytes, given: str | None) -> bool:
+    if given is None:
+        return False
+    return hmac.compare_digest(signature(secret, body).encode(), given.strip().encode())
+
+
+class MalformedBody(ValueError):
+    pass
+
+
+def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
+    """The webhook's document: a JSON object, or a form-encoded one; with `doctype` and `name`."""
+    if content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded":
+        try:
+            data: Any = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        except UnicodeDecodeError:
+            raise MalformedBody("the form is not UTF-8") from None
+    else:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise MalformedBody("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise MalformedBody("the body is not a JSON object")
+    for key in ("doctype", "name"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise MalformedBody(f"{key!r} is missing or not a string")
+    return data
+
+
+def event_from_body(data: Mapping[str, Any], event_name: str | None) -> ChangeEvent | None:
+    """The change event, or None for a doctype memora-cdn does not follow."""
+    try:
+        doctype = parse_doctype(data["doctype"])
+    except UnknownDoctypeError:
+        return None
+    name = event_name if event_name is not None else data.get("event")
+    if name is not None and (not isinstance(name, str) or name not in EVENT_ACTIONS):
+        raise MalformedBody(f"unknown event {name!r} (one of {', '.join(EVENT_ACTIONS)})")
+    action = EVENT_ACTIONS[name] if name is not None else Action.UPDATE
+    old_name = data.get("old_name")
+    return ChangeEvent(
+        doctype=doctype,
+        name=str(data["name"]),
+        action=action,
+        fields={k: v for k, v in data.items() if k not in _META},
+        old_name=str(old_name) if old_name else None,
+    )
+
+
+class FrappeWebhook:
+    """The route handler; `secret` None rejects every call (and says so once in the log)."""
+
+    def __init__(self, intake: Intake, secret: str | None) -> None:
+        self.intake = intake
+        self.secret = secret
+        self._warned = False
+
+    async def count(self, outcome: str) -> None:
+        """Counted in the state database, for `/metrics` of every process."""
+        await run_in_threadpool(self.intake.state.count_webhook, outcome)
+
+    async def reject(self, status: int, outcome: str, reason: str) -> JSONResponse:
+        log.warning("webhook rejected (%d): %s", status, reason)
+        await self.count(outcome)
+        return JSONResponse({"error": reason}, status_code=status)
+
+    async def handle(self, request: Request) -> JSONResponse:
+        if self.secret is None:
+            if not self._warned:
+                self._warned = True
+                log.warning("webhook_secret is not set: every webhook call is refused (401)")
+            await self.count("no_secret")
+            return JSONResponse({"error": "webhook_secret is not set"}, status_code=401)
+        try:
+            body = await read_capped(request)
+        except BodyTooLarge:
+            return await self.reject(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
+        given = request.headers.get(SIGNATURE_HEADER)
+        if not signed(self.secret, body, given):
+            problem = "bad" if given else "missing"
+            return await self.reject(401, f"{problem}_signature", f"{problem} {SIGNATURE_HEADER}")
+        try:
+            data = parse_body(body, request.headers.get("content-type", ""))
+            event = event_from_body(data, request.query_params.get("event"))
+        except MalformedBody as error:
+            return await self.reject(400, "malformed", str(error))
+        if event is None:
+            await self.count("ignored")
+            return JSONResponse({"status": "ignored", "doctype": data["doctype"]}, 202)
+        result = await run_in_threadpool(self.intake.submit, [event], trigger=Trigger.SCHEDULER)
+        await self.count("accepted")
+        return JSONResponse(
+            {"status": "queued", "plans": sorted(result.plans)},
+            status_code=202,
+        )
