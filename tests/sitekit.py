@@ -29,6 +29,8 @@ from memora_cdn.sync.scan import Scanner
 
 CONTENT = content_metadata()
 START = 1_790_000_000.0
+CDN = "https://cdn.example.test"
+"""The public base URL a purging site's files are served from."""
 _VERSIONED = re.compile(r"\?v=[0-9a-f]{12}")
 
 

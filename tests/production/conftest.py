@@ -6,9 +6,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+from fakes.cloudflare import FakeCloudflare
+from sitekit import CDN, Site
 
 
 @dataclass
@@ -46,3 +50,18 @@ def maria_site(mariadb_server: object) -> Iterator[MariaSite]:
             conn.exec_driver_sql(f"DROP USER IF EXISTS '{user}'@'%%'")
         server.drop_database(site_db)  # type: ignore[attr-defined]
         server.drop_database(state_db)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def purging_site(tmp_path: Path, cloudflare: FakeCloudflare) -> Iterator[Site]:
+    """A standalone site that purges the fake Cloudflare API after each publish (no content:
+    the test builds its catalogue)."""
+    site = Site(
+        tmp_path,
+        cdn_base_url=CDN,
+        cloudflare_zone_id=cloudflare.zone_id,
+        cloudflare_api_token=cloudflare.token,
+        cloudflare_api_base=cloudflare.api_base,
+    )
+    yield site
+    site.close()

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from fakes.cloudflare import FakeCloudflare
 from memora_cdn.core.model import Doctype, SyncStatus, Trigger
-from sitekit import Site
-
-CDN = "https://cdn.example.test"
+from sitekit import CDN, Site
 
 
 @pytest.fixture
-def site(tmp_path: Path, cloudflare: FakeCloudflare) -> Iterator[Site]:
-    site = Site(
-        tmp_path,
-        cdn_base_url=CDN,
-        cloudflare_zone_id=cloudflare.zone_id,
-        cloudflare_api_token=cloudflare.token,
-        cloudflare_api_base=cloudflare.api_base,
-    )
+def site(purging_site: Site) -> Site:
+    site = purging_site
     b = site.build
     b.plan("P", subjects=["S"])
     b.subject("S")
@@ -33,8 +22,7 @@ def site(tmp_path: Path, cloudflare: FakeCloudflare) -> Iterator[Site]:
         b.lesson(f"L{n}", "TP", sort_order=n)
     site.queue_all()
     site.batch(Trigger.MANUAL)
-    yield site
-    site.close()
+    return site
 
 
 def test_a_failed_purge_is_retried_without_uploading_again(

@@ -4,8 +4,6 @@ edge serving the wrong body under an old version's URL (SPEC §4 step 3)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
@@ -14,9 +12,7 @@ from fakes.cloudflare import FakeCloudflare
 from memora_cdn.core import paths
 from memora_cdn.core.links import key_url
 from memora_cdn.core.model import Doctype, SyncStatus, Trigger
-from sitekit import Site
-
-CDN = "https://cdn.example.test"
+from sitekit import CDN, Site
 
 
 class Edge:
@@ -42,14 +38,8 @@ class Edge:
 
 
 @pytest.fixture
-def site(tmp_path: Path, cloudflare: FakeCloudflare) -> Iterator[Site]:
-    site = Site(
-        tmp_path,
-        cdn_base_url=CDN,
-        cloudflare_zone_id=cloudflare.zone_id,
-        cloudflare_api_token=cloudflare.token,
-        cloudflare_api_base=cloudflare.api_base,
-    )
+def site(purging_site: Site) -> Site:
+    site = purging_site
     b = site.build
     b.plan("P", subjects=["S"])
     b.subject("S")
@@ -59,8 +49,7 @@ def site(tmp_path: Path, cloudflare: FakeCloudflare) -> Iterator[Site]:
     b.lesson("L1", "TP", title="Fractions")
     site.queue_all()
     site.batch(Trigger.MANUAL)
-    yield site
-    site.close()
+    return site
 
 
 def edit_and_build(site: Site, cloudflare: FakeCloudflare, edge: Edge, title: str) -> list[str]:
