@@ -55,9 +55,6 @@ def main() -> None:
             browser = launch(playwright)
             for label, viewport in (("wide", WIDE), ("phone", PHONE)):
                 page = browser.new_page(viewport=viewport, device_scale_factor=1)
-                if label == "wide":
-                    page.goto(server.url)
-                    page.screenshot(path=args.out / "login.png")
                 sign_in(page, server.url)
                 page.screenshot(path=args.out / f"dashboard-{label}.png", full_page=True)
                 page.goto(f"{server.url}/?plan={EXPLORED_PLAN}")
