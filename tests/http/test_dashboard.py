@@ -3,7 +3,9 @@ through Starlette's TestClient; tests/http/test_dashboard_browser.py drives a re
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -214,3 +216,50 @@ def test_with_no_admin_token_the_dashboard_is_open_but_refuses_cross_site_posts(
         assert queued(application) == 0
         assert c.post(f"/api/plans/{PLAN}/rebuild").status_code == 202
         assert queued(application) == 1
+
+
+def section(page: str, name: str) -> str:
+    return page.split(f'<section class="card" id="{name}">', 1)[1].split("</section>", 1)[0]
+
+
+def test_the_dashboard_lists_signed_urls_expiring_soon_and_purges_pending(
+    signed_in: TestClient, site: App
+) -> None:
+    store, now = site.store.identity, site.now()
+    for plan, seconds in ((PLAN, 1800), ("PLAN-G10-LIT", 5 * 3600)):
+        key = f"plans/{plan}/lessons/LES-00001.json"
+        entry = site.state.published(store, plan)[key]
+        expires = int(site.clock()) + seconds
+        site.state.record_upload(store, plan, key, replace(entry, expires_at=expires), now)
+    site.state.add_pending_purges(
+        "PLAN-G12-SCI", ["plans/PLAN-G12-SCI/manifest.json", "plans/PLAN-G12-SCI/x.json"], now
+    )
+    page = signed_in.get("/dashboard/panels").text
+    expiring = section(page, "expiring")
+    assert f"<strong>{PLAN}</strong>" in expiring
+    assert "PLAN-G10-LIT" not in expiring  # past the 2 h window
+    assert "in 29 min" in expiring or "in 30 min" in expiring
+    purges = section(page, "purges")
+    assert "<strong>PLAN-G12-SCI</strong>" in purges
+    assert f"2 URLs since {now:%Y-%m-%dT%H:%M:%S}Z" in purges
+
+
+def test_a_plans_tree_lists_the_nodes_a_hide_override_takes_out(
+    signed_in: TestClient, site: App
+) -> None:
+    hides = [
+        (plan, row.target_name)
+        for plan in site.source.plan_names()
+        if (snapshot := site.source.load(plan, frozenset())) is not None
+        and snapshot.plan.is_published
+        for row in snapshot.overrides
+        if row.action == "Hide" and row.target_name in {n.name for n in snapshot.nodes}
+    ]
+    assert hides, "the demo hides at least one node"
+    for plan, name in hides:
+        tree = signed_in.get(f"/api/plans/{plan}/tree").json()
+        assert name in {node["id"] for node in tree["hidden"]}
+        assert f'"id": "{name}"' not in json.dumps(tree["subjects"])
+        page = signed_in.get(f"/?plan={plan}").text
+        hidden = page.split('<ul class="tree" id="hidden">', 1)[1].split("</ul>", 1)[0]
+        assert f'<span class="id">{name}</span>' in hidden
