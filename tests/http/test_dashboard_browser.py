@@ -24,7 +24,7 @@ from browserkit import (
     sign_in,
 )
 from clirun import invoke
-from httpkit import Server
+from httpkit import TOKEN, Server
 from memora_cdn import operations
 from memora_cdn.app import App
 from memora_cdn.core.model import Trigger
@@ -75,6 +75,8 @@ def test_signing_in_with_the_admin_token_opens_the_dashboard(page: Page, server:
     expect(page.locator("#token")).to_have_count(0)
     [cookie] = [c for c in page.context.cookies() if c.get("name") == SESSION_COOKIE]
     assert (cookie.get("httpOnly"), cookie.get("sameSite")) == (True, "Strict")
+    assert TOKEN not in cookie.get("value", "")
+    assert TOKEN not in server.log.read_text()
 
 
 def test_the_queue_counts_and_a_failed_plans_error_are_shown(
@@ -103,6 +105,22 @@ def test_retry_on_a_dead_letter_takes_it_off_the_list(
     expect(letter).to_have_count(0)
     expect(page.locator("#notice")).to_have_text(f"{DEAD_PLAN} queued again.")
     assert site.queue.dead_letters() == []
+    assert site.queue.stats(site.now()).pending == 1
+
+
+def test_clear_forgets_a_dead_letter_and_rebuild_queues_a_plan(
+    page: Page, server: Server, site: App
+) -> None:
+    seed_problems(site)
+    sign_in(page, server.url)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator(f'[data-dead-letter="{DEAD_PLAN}"] button[data-action="clear"]').click()
+    expect(page.locator(f'[data-dead-letter="{DEAD_PLAN}"]')).to_have_count(0)
+    assert site.queue.dead_letters() == []
+    assert site.queue.stats(site.now()).pending == 0
+    page.locator(f'#plans [data-plan="{PLAN}"] button[data-action="rebuild"]').click()
+    expect(page.locator("#notice")).to_have_text(f"{PLAN} queued for a rebuild.")
+    expect(page.locator('[data-count="pending"]')).to_have_text("1")
     assert site.queue.stats(site.now()).pending == 1
 
 
@@ -169,6 +187,7 @@ def test_a_wrong_token_shows_an_error_and_no_data(page: Page, server: Server, si
     for data in (PLAN, FAILED_PLAN, DEAD_PLAN, FAILED_ERROR, 'id="queue"'):
         assert data not in content
     assert page.context.cookies() == []
+    assert "not-the-token" not in server.log.read_text()
 
 
 def test_the_page_at_phone_width_has_no_horizontal_overflow(
