@@ -19,7 +19,7 @@ from starlette.templating import Jinja2Templates
 from memora_cdn import operations
 from memora_cdn.app import App
 from memora_cdn.http import views
-from memora_cdn.http.auth import CSRF_FIELD, SESSION_COOKIE, Credential, Gate, same_origin
+from memora_cdn.http.auth import CSRF_FIELD, SESSION_COOKIE, Gate, same_origin
 
 RECENT_SYNCS = 15
 FAILURE_DAYS = 7
@@ -156,7 +156,7 @@ def dashboard_routes(application: App, gate: Gate) -> list[BaseRoute]:
             return login_page(request, status=401)
         form = parse_qs((await request.body())[:MAX_LOGIN_BYTES].decode("utf-8", "replace"))
         problem = gate.csrf_problem(request, credential, form.get(CSRF_FIELD, [""])[0])
-        if problem and credential is Credential.COOKIE:
+        if problem is not None:
             return Response(f"{problem}; nothing was changed", status_code=403, headers=HEADERS)
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(
