@@ -3,10 +3,18 @@ make state the API reports."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+
+import httpx
 
 from memora_cdn.app import App
 from memora_cdn.core.model import SyncStatus, Trigger
@@ -29,6 +37,44 @@ class Server:
         self.process = process
         self.url = url
         self.log = log
+
+
+@contextmanager
+def serving(folder: Path) -> Iterator[Server]:
+    """`memora-cdn serve` on a free port in `folder` (its settings' defaults: the demo's
+    database and store there), with the webhook secret and admin token above."""
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MEMORA_CDN_")},
+        "MEMORA_CDN_WEBHOOK_SECRET": SECRET,
+        "MEMORA_CDN_ADMIN_TOKEN": TOKEN,
+    }
+    log = folder / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "memora_cdn", "serve", "--port", str(port)],
+            cwd=folder,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"serve did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield Server(process, url, log)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 def queued(application: App) -> int:

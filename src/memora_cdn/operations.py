@@ -1,5 +1,6 @@
-"""What the operator surfaces (the CLI and the HTTP API) both do, written once: the queue's
-status, sync log rows as JSON, dead-letter retry, a plan's tree as students see it."""
+"""What the operator surfaces (the CLI, the HTTP API and the dashboard) do, written once: the
+queue's status, sync log rows as JSON, dead-letter retry, rebuilds, publications, signed URLs
+and purges waiting, a plan's tree as students see it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from memora_cdn.app import App
 from memora_cdn.core.access import ResolvedNode, resolve
-from memora_cdn.core.model import SyncStatus, Trigger
+from memora_cdn.core.model import NodeKind, OverrideAction, SyncStatus, Trigger
 from memora_cdn.queue.fallback import FallbackQueue
 from memora_cdn.state.repo import SyncLogEntry
 
@@ -77,18 +78,73 @@ def retry_dead_letter(application: App, plan: str) -> bool:
     return True
 
 
+def rebuild_plan(application: App, plan: str) -> list[str] | None:
+    """Queue a plan for a manual rebuild: the plans newly queued (empty when it already
+    was), or None for a plan neither the source nor the published index knows."""
+    if plan not in every_plan(application):
+        return None
+    return application.intake.queue_plans([plan], trigger=Trigger.MANUAL)
+
+
+def plan_publications(application: App) -> list[dict[str, Any]]:
+    """Every plan with the files, bytes and last publish the published index holds for it."""
+    published = {p.plan_id: p for p in application.state.publications(application.store.identity)}
+    listed = []
+    for name in every_plan(application):
+        publication = published.get(name)
+        listed.append(
+            {
+                "plan_id": name,
+                "files": publication.files if publication else 0,
+                "bytes": publication.bytes if publication else 0,
+                "last_published_at": iso(publication.last_published_at) if publication else None,
+            }
+        )
+    return listed
+
+
+def expiring_signed_urls(application: App, within_seconds: int) -> list[dict[str, Any]]:
+    """Plans holding a signed media URL that expires within `within_seconds`, soonest first,
+    with that expiry (the worker rebuilds each before its URLs lapse)."""
+    now = int(application.clock())
+    found = application.state.expiring_plans(
+        application.store.identity, before=now + within_seconds
+    )
+    return [
+        {"plan_id": plan, "expires_at": at, "seconds_left": at - now}
+        for plan, at in sorted(found.items(), key=lambda item: (item[1], item[0]))
+    ]
+
+
+def pending_purges(application: App) -> list[dict[str, Any]]:
+    """URLs whose CDN purge failed and waits for the plan's retry: per plan, how many and
+    since when."""
+    return [
+        {"plan_id": plan, "urls": count, "oldest": iso(oldest)}
+        for plan, (count, oldest) in sorted(application.state.purges_by_plan().items())
+    ]
+
+
 def plan_tree(application: App, plan: str) -> dict[str, Any] | None:
     """The plan as students see it, resolved exactly as the publisher resolves it: every
-    visible node with its access block. None for a plan the source does not hold or does not
-    publish."""
+    visible node with its access block, and the nodes a `Hide` override takes out of it.
+    None for a plan the source does not hold or does not publish."""
     snapshot = application.source.load(plan, application.state.members(plan))
     if snapshot is None or not snapshot.plan.is_published:
         return None
     resolved = resolve(snapshot)
+    nodes = {(node.kind, node.name): node for node in snapshot.nodes}
+    hidden = []
+    for row in snapshot.overrides:
+        kind = NodeKind.from_doctype(row.target_doctype)
+        node = nodes.get((kind, row.target_name)) if kind is not None else None
+        if row.action == OverrideAction.HIDE.value and node is not None:
+            hidden.append({"id": node.name, "kind": node.kind.value, "title": node.title})
     return {
         "plan_id": plan,
         "title": resolved.plan.title,
         "subjects": [_node_json(subject) for subject in resolved.subjects],
+        "hidden": sorted(hidden, key=lambda h: (h["kind"], h["id"])),
         "warnings": list(resolved.warnings),
     }
 

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from starlette.testclient import TestClient
 
 from clirun import invoke
-from httpkit import SECRET, TOKEN, Server, free_port
+from httpkit import SECRET, TOKEN, Server, serving
 from memora_cdn.app import App, running
 from memora_cdn.http.app import create_http_app
 from memora_cdn.settings import load_settings
@@ -33,38 +27,8 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_settings_env: None)
 @pytest.fixture
 def server(demo: Path) -> Iterator[Server]:
     """`memora-cdn serve` in the demo's folder, with a webhook secret and an admin token."""
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MEMORA_CDN_")},
-        "MEMORA_CDN_WEBHOOK_SECRET": SECRET,
-        "MEMORA_CDN_ADMIN_TOKEN": TOKEN,
-    }
-    log = demo / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "memora_cdn", "serve", "--port", str(port)],
-            cwd=demo,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    try:
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"serve did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield Server(process, url, log)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+    with serving(demo) as running_server:
+        yield running_server
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from memora_cdn import operations
 from memora_cdn.app import App
-from memora_cdn.core.model import SyncStatus, Trigger
+from memora_cdn.core.model import SyncStatus
 from memora_cdn.errors import StoreError
 from memora_cdn.store.base import JSON_CONTENT_TYPE
 
@@ -60,9 +60,6 @@ def error(status: int, message: str) -> JSONResponse:
 def api_routes(application: App) -> list[tuple[str, Handler, list[str]]]:
     async def blocking(function: Callable[..., T], *args: Any) -> T:
         return await run_in_threadpool(function, *args)
-
-    def known(plan: str) -> bool:
-        return plan in operations.every_plan(application)
 
     async def status(_request: Request) -> Response:
         return JSONResponse(await blocking(operations.queue_status, application))
@@ -124,39 +121,14 @@ def api_routes(application: App) -> list[tuple[str, Handler, list[str]]]:
 
     async def rebuild(request: Request) -> Response:
         plan = request.path_params["plan"]
-
-        def queue() -> list[str] | None:
-            if not known(plan):
-                return None
-            return application.intake.queue_plans([plan], trigger=Trigger.MANUAL)
-
-        scheduled = await blocking(queue)
+        scheduled = await blocking(operations.rebuild_plan, application, plan)
         if scheduled is None:
             return error(404, f"no plan named {plan!r}")
         state = "queued" if scheduled else "already queued"
         return JSONResponse({"plan": plan, "status": state}, status_code=202)
 
     async def plans(_request: Request) -> Response:
-        def rows() -> list[dict[str, Any]]:
-            published = {
-                p.plan_id: p for p in application.state.publications(application.store.identity)
-            }
-            listed = []
-            for name in operations.every_plan(application):
-                publication = published.get(name)
-                listed.append(
-                    {
-                        "plan_id": name,
-                        "files": publication.files if publication else 0,
-                        "bytes": publication.bytes if publication else 0,
-                        "last_published_at": operations.iso(publication.last_published_at)
-                        if publication
-                        else None,
-                    }
-                )
-            return listed
-
-        return JSONResponse({"plans": await blocking(rows)})
+        return JSONResponse({"plans": await blocking(operations.plan_publications, application)})
 
     async def tree(request: Request) -> Response:
         plan = request.path_params["plan"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
@@ -12,6 +11,8 @@ from starlette.routing import Route
 
 from memora_cdn.app import App
 from memora_cdn.http.api import api_routes, cdn_route
+from memora_cdn.http.auth import Gate
+from memora_cdn.http.dashboard import dashboard_routes
 from memora_cdn.http.metrics import metrics_route
 from memora_cdn.http.webhook import FrappeWebhook
 
@@ -24,25 +25,21 @@ def is_loopback(host: str) -> bool:
     return host in LOOPBACK_HOSTS or host.startswith("127.")
 
 
-def authorized(request: Request, token: str | None) -> bool:
-    """True when no admin_token is set (loopback only, see `serve`) or the request carries
-    it as `Authorization: Bearer <token>`, compared in constant time."""
-    if token is None:
-        return True
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
-        return False
-    return hmac.compare_digest(given.strip().encode(), token.encode())
+def admin(gate: Gate, handler: Handler) -> Handler:
+    """The handler behind the admin token (bearer or the dashboard's session cookie); a
+    state-changing request that may be a cross-site forgery is refused 403."""
 
-
-def admin(token: str | None, handler: Handler) -> Handler:
     async def guarded(request: Request) -> Response:
-        if not authorized(request, token):
+        credential = gate.credential(request)
+        if credential is None:
             return JSONResponse(
                 {"error": "missing or wrong admin token (Authorization: Bearer …)"},
                 status_code=401,
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        problem = gate.csrf_problem(request, credential)
+        if problem is not None:
+            return JSONResponse({"error": f"{problem}; nothing was changed"}, status_code=403)
         return await handler(request)
 
     return guarded
@@ -56,14 +53,16 @@ def create_http_app(application: App) -> Starlette:
     settings = application.settings
     token = settings.admin_token.get_secret_value() if settings.admin_token else None
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    gate = Gate(token)
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/hooks/frappe", FrappeWebhook(application.intake, secret).handle, methods=["POST"]),
         *(
-            Route(path, admin(token, handler), methods=methods)
+            Route(path, admin(gate, handler), methods=methods)
             for path, handler, methods in api_routes(application)
         ),
-        Route("/metrics", admin(token, metrics_route(application)), methods=["GET"]),
+        Route("/metrics", admin(gate, metrics_route(application)), methods=["GET"]),
         Route("/cdn/{key:path}", cdn_route(application), methods=["GET"]),
+        *dashboard_routes(application, gate),
     ]
     return Starlette(routes=routes)

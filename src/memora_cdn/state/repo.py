@@ -205,6 +205,14 @@ class StateStore:
         with self.engine.connect() as conn:
             return sorted(str(row[0]) for row in conn.execute(query))
 
+    def purges_by_plan(self) -> dict[str, tuple[int, datetime]]:
+        """URLs waiting for a purge retry, per plan: how many, and since when (the oldest)."""
+        query = select(
+            purge_pending.c.plan_id, func.count(), func.min(purge_pending.c.queued_at)
+        ).group_by(purge_pending.c.plan_id)
+        with self.engine.connect() as conn:
+            return {str(r[0]): (int(r[1]), r[2]) for r in conn.execute(query)}
+
     def add_pending_purges(self, plan: str, keys: Iterable[str], at: datetime) -> None:
         rows = [{"plan_id": plan, "key": key, "queued_at": at} for key in sorted(set(keys))]
         if not rows:
@@ -397,9 +405,13 @@ class StateStore:
         status: SyncStatus | None = None,
         limit: int = 50,
         since: datetime | None = None,
+        finished: bool = False,
     ) -> list[SyncLogEntry]:
-        """The newest rows first; `since` keeps those started at or after it."""
+        """The newest rows first; `since` keeps those started at or after it, `finished`
+        those with a completion time."""
         query = select(sync_log).order_by(sync_log.c.id.desc()).limit(limit)
+        if finished:
+            query = query.where(sync_log.c.completed_at.is_not(None))
         if since is not None:
             query = query.where(sync_log.c.started_at >= since)
         if plan is not None:
