@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 import sqlalchemy as sa
+from more_itertools import chunked
 
 from memora_cdn.demo.rows import Catalogue, Row, catalogue_data, demo_catalogue
 from memora_cdn.errors import ForeignContentError
@@ -97,7 +98,7 @@ def seed(engine: sa.Engine) -> SeedResult:
             table = metadata.tables[table_name]
             existing: set[str] = set(connection.scalars(sa.select(table.c.name)))
             missing = [row for row in rows if row["name"] not in existing]
-            for start in range(0, len(missing), _CHUNK):
-                connection.execute(table.insert(), missing[start : start + _CHUNK])
+            for chunk in chunked(missing, _CHUNK):
+                connection.execute(table.insert(), chunk)
             inserted[table_name] = len(missing)
     return SeedResult(MappingProxyType(inserted))

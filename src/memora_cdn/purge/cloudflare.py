@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import httpx
 import tenacity
+from more_itertools import chunked
 from pydantic import SecretStr
 
 from memora_cdn.errors import PurgeError
@@ -126,10 +127,7 @@ class CloudflarePurger:
 
     def purge(self, keys: Sequence[str]) -> PurgeReport:
         unique = list(dict.fromkeys(keys))
-        batches = [
-            unique[start : start + self.batch_size]
-            for start in range(0, len(unique), self.batch_size)
-        ]
+        batches = list(chunked(unique, self.batch_size))
         requests = purged = failures = 0
         not_purged: list[str] = []
         problems: list[str] = []
