@@ -156,14 +156,6 @@ class RedisQueue:
         count: int = self.client.zcard(self.keys.pending)  # type: ignore[assignment]
         return int(count)
 
-    def next_due(self) -> datetime | None:
-        pipe = self.client.pipeline(transaction=True)
-        pipe.zrange(self.keys.retry, 0, 0, withscores=True)
-        pipe.zrange(self.keys.leases, 0, 0, withscores=True)
-        firsts: list[list[tuple[str, float]]] = pipe.execute()
-        found = [from_micros(first[0][1]) for first in firsts if first]
-        return min(found) if found else None
-
     def dead_letters(self) -> list[DeadLetter]:
         raw: dict[str, str] = self.client.hgetall(self.keys.dead)  # type: ignore[assignment]
         letters = [_parse_dead(plan, text) for plan, text in raw.items()]

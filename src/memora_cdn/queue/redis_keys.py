@@ -7,7 +7,7 @@ Every key lives under one prefix (default `memora-cdn:`), so several sites share
 - `{p}processing`, hash: plan → JSON claim record
   `{"token", "worker", "lease_until", "attempts", "is_fallback", "dirty"}`.
 - `{p}leases`, sorted set: plan → lease end. `processing` indexed by lease, for takeovers of
-  expired leases and `next_due`; always the same members as `processing`.
+  expired leases; always the same members as `processing`.
 - `{p}retry`, sorted set: plan → when its retry is due.
 - `{p}attempts`, hash: plan → failed builds so far, for a plan waiting in `pending` or
   `retry` (absent: 0; while processing, the claim record holds it).
