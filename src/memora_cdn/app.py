@@ -33,6 +33,7 @@ from memora_cdn.errors import (
     UnavailableError,
 )
 from memora_cdn.media.signing import make_config_signer
+from memora_cdn.media.windows import requeue_at
 from memora_cdn.publish import Clock, Publisher, PublishOptions
 from memora_cdn.purge.base import NoPurger, Purger
 from memora_cdn.purge.cloudflare import CloudflarePurger, cloudflare_client
@@ -238,13 +239,13 @@ class App:
                 self.state.log_start(
                     plan, Trigger.FALLBACK_RECOVERY, now, status=SyncStatus.QUEUED, is_fallback=True
                 )
-        horizon = (
-            self.clock()
-            + self.publisher.options.signed_url_margin_seconds
-            + interval_seconds
-            + self.settings.lock_ttl_seconds
-        )
-        expiring = sorted(self.state.expiring_plans(self.store.identity, before=int(horizon)))
+        # A plan is due once `requeue_at` of its earliest expiry has passed; the rebuild must
+        # be live within the next batch and one build (`slack`).
+        margin = self.publisher.options.signed_url_margin_seconds
+        slack = int(interval_seconds) + self.settings.lock_ttl_seconds
+        clock = int(self.clock())
+        earliest = self.state.expiring_plans(self.store.identity, before=clock + margin + slack + 1)
+        expiring = sorted(p for p, at in earliest.items() if requeue_at(at, margin, slack) <= clock)
         if expiring:
             self.intake.queue_plans(expiring, trigger=Trigger.SCHEDULER)
         return expiring

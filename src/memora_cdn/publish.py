@@ -25,6 +25,7 @@ from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.core.paths import DocKind
 from memora_cdn.core.render import RenderOptions, render_plan
 from memora_cdn.errors import InvalidDocumentsError, MemoraCdnError, PurgeError
+from memora_cdn.media.windows import max_age_for
 from memora_cdn.purge.base import NoPurger, Purger, PurgeReport
 from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore, SyncCounts
@@ -34,7 +35,6 @@ from memora_cdn.store.marker import ensure_marker
 Clock = Callable[[], float]
 _PLANS_REWRITES = 3
 """How many times a build writes plans.json at most, when other builds change it meanwhile."""
-Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +69,8 @@ class PublishOptions:
     def cache_control(self, document: Document, now: int) -> str:
         manifest = document.kind in (DocKind.MANIFEST, DocKind.PLANS)
         seconds = self.manifest_cache_seconds if manifest else self.document_cache_seconds
-        if document.expires_at is not None:
-            left = document.expires_at - now - self.signed_url_margin_seconds
-            seconds = min(seconds, max(0, left))
-        return f"public, max-age={seconds}"
+        margin = self.signed_url_margin_seconds
+        return f"public, max-age={max_age_for(document.expires_at, now, seconds, margin)}"
 
 
 class Publisher:

@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+from rq.job import JobStatus
 
 from fakes.redisserver import PrivateRedis
 from memora_cdn.core.model import Trigger
-from memora_cdn.sync.rq_jobs import QUEUE_NAME, RqDispatcher
+from memora_cdn.sync.rq_jobs import QUEUE_NAME, RqDispatcher, job_id
 from sitekit import Site
 
 pytestmark = pytest.mark.slow
@@ -102,5 +103,40 @@ def test_two_rq_workers_build_twenty_plans_once_per_batch(
             for (_, end), (start, _) in itertools.pairwise(ordered):
                 assert end <= start, "two builds of one plan overlapped"
         site.assert_store_equals_fresh_export()
+    finally:
+        site.close()
+
+
+def test_a_plan_whose_job_still_waits_is_put_back_and_one_whose_job_ended_is_enqueued_again(
+    tmp_path: Path, private_redis: PrivateRedis
+) -> None:
+    site = Site(
+        tmp_path,
+        state_database_url=f"sqlite:///{tmp_path / 'site.db'}",
+        redis_url=private_redis.url,
+    )
+    try:
+        [plan] = catalogue(site, 1)
+        assert site.app.redis is not None
+        dispatcher = RqDispatcher(
+            site.app.redis, site.app.queue, worker_id="w", lease_seconds=300, now=site.app.now
+        )
+        waiting = dispatcher.rq.enqueue(print, job_id=job_id(plan))  # an earlier build's job
+
+        site.app.intake.queue_plans([plan], trigger=Trigger.SCHEDULER)
+        sent = dispatcher.dispatch(Trigger.SCHEDULER)
+
+        assert (sent.enqueued, sent.put_back) == ((), (plan,))
+        assert dispatcher.rq.job_ids == [waiting.id]
+        assert site.app.queue.stats(site.app.now()).pending == 1, "released, not dropped"
+
+        waiting.set_status(JobStatus.FINISHED)
+        dispatcher.rq.remove(waiting)
+        sent = dispatcher.dispatch(Trigger.SCHEDULER)
+
+        assert (sent.enqueued, sent.put_back) == ((plan,), ())
+        [job] = dispatcher.rq.jobs
+        assert job.id == job_id(plan)
+        assert job.args[0] == plan
     finally:
         site.close()

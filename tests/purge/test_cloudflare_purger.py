@@ -173,6 +173,20 @@ def test_a_429_waits_retry_after_seconds_then_retries_the_same_batch(
     assert cloudflare.purged == [f"{CDN}/{key}" for key in keys]
 
 
+def test_each_retry_is_logged_with_its_wait_and_attempt_number(
+    cloudflare: FakeCloudflare, http_client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    purger, _sleeps = make_purger(cloudflare, http_client)
+    cloudflare.rate_limit_next(1, retry_after="7")
+
+    with caplog.at_level(logging.WARNING, logger="memora_cdn.purge.cloudflare"):
+        purger.purge(lesson_keys(1))
+
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.startswith("Cloudflare purge of 1 URLs: HTTP 429")
+    assert warning.endswith("retrying in 7.0 s (attempt 2 of 3)")
+
+
 def test_a_retry_after_beyond_the_cap_waits_the_cap(
     cloudflare: FakeCloudflare, http_client: httpx.Client
 ) -> None:

@@ -22,6 +22,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import tenacity
+from more_itertools import chunked
 from pydantic import SecretStr
 
 from memora_cdn.errors import PurgeError
@@ -125,10 +127,7 @@ class CloudflarePurger:
 
     def purge(self, keys: Sequence[str]) -> PurgeReport:
         unique = list(dict.fromkeys(keys))
-        batches = [
-            unique[start : start + self.batch_size]
-            for start in range(0, len(unique), self.batch_size)
-        ]
+        batches = list(chunked(unique, self.batch_size))
         requests = purged = failures = 0
         not_purged: list[str] = []
         problems: list[str] = []
@@ -158,28 +157,44 @@ class CloudflarePurger:
     # -- one batch ------------------------------------------------------------------------
 
     def _purge_batch(self, keys: Sequence[str]) -> tuple[bool, int, str]:
-        """(purged, calls made, detail of the last failure)."""
+        """(purged, calls made, detail of the last failure). Retries (tenacity) only what
+        `_call` marks retryable, waiting `Retry-After` or the backoff between attempts."""
         payload = {"files": [self.url_of(key) for key in keys]}
         headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
-        outcome = _Outcome(ok=False)
-        for attempt in range(1, self.max_attempts + 1):
-            outcome = self._call(payload, headers)
-            if outcome.ok:
-                return True, attempt, ""
-            if not outcome.retry or attempt == self.max_attempts:
-                suffix = f" (after {attempt} attempts)" if outcome.retry else ""
-                return False, attempt, outcome.detail + suffix
-            delay = self._delay(attempt, outcome.wait)
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            return self._delay(state.attempt_number, _outcome(state).wait)
+
+        def warn(state: tenacity.RetryCallState) -> None:
             log.warning(
                 "Cloudflare purge of %d URLs: %s; retrying in %.1f s (attempt %d of %d)",
                 len(keys),
-                self._scrub(outcome.detail),
-                delay,
-                attempt + 1,
+                self._scrub(_outcome(state).detail),
+                state.upcoming_sleep,
+                state.attempt_number + 1,
                 self.max_attempts,
             )
-            self._sleep(delay)
-        return False, self.max_attempts, outcome.detail  # pragma: no cover - loop returns
+
+        attempts = 0
+
+        def call() -> _Outcome:
+            nonlocal attempts
+            attempts += 1
+            return self._call(payload, headers)
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.max_attempts),
+            wait=wait,
+            retry=tenacity.retry_if_result(lambda outcome: outcome.retry),
+            sleep=self._sleep,
+            before_sleep=warn,
+            retry_error_callback=_outcome,
+        )
+        outcome: _Outcome = retrying(call)
+        if outcome.ok:
+            return True, attempts, ""
+        suffix = f" (after {attempts} attempts)" if outcome.retry else ""
+        return False, attempts, outcome.detail + suffix
 
     def _call(self, payload: dict[str, list[str]], headers: dict[str, str]) -> _Outcome:
         try:
@@ -212,6 +227,13 @@ class CloudflarePurger:
         """Defence in depth: no echo of the token from a server reaches a log or an error."""
         secret = self._token.get_secret_value()
         return text.replace(secret, "**********") if secret else text
+
+
+def _outcome(state: tenacity.RetryCallState) -> _Outcome:
+    """The outcome of the attempt `state` describes (`_call` never raises)."""
+    assert state.outcome is not None
+    result: _Outcome = state.outcome.result()
+    return result
 
 
 def _retry_after(value: str | None) -> float | None:

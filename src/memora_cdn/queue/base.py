@@ -118,10 +118,6 @@ class PlanQueue(Protocol):
 
     def pending_count(self) -> int: ...
 
-    def next_due(self) -> datetime | None:
-        """When the earliest retry or lease falls due (None when nothing waits)."""
-        ...
-
     def dead_letters(self) -> list[DeadLetter]: ...
 
     def retry_dead(self, plan: str, now: datetime) -> bool:

@@ -7,7 +7,7 @@ timeout; give the client short socket timeouts and few retries so that is quick)
 - `claim` takes due plans from the SQL queue, so work goes on; those claims carry
   `is_fallback=True` and a token starting with `sql:`, which routes their `renew`,
   `complete`, `fail` and `release` back to SQL, whoever calls them and whenever;
-- `stats`, `pending_count`, `next_due` and `dead_letters` always add the SQL rows;
+- `stats`, `pending_count` and `dead_letters` always add the SQL rows;
   the operator actions act on what can be reached (and so on what `dead_letters` shows).
 
 Once Redis answers again, `recover` drains the SQL rows into it: pending rows, retries
@@ -321,11 +321,6 @@ class FallbackQueue:
         """Rows waiting in the SQL fallback to move to Redis (any state)."""
         with self.fallback.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(q)).scalar_one())
-
-    def next_due(self) -> datetime | None:
-        red = self._redis(self.primary.next_due)
-        found = [t for t in (self.fallback.next_due(), red) if isinstance(t, datetime)]
-        return min(found) if found else None
 
     def dead_letters(self) -> list[DeadLetter]:
         red = self._redis(self.primary.dead_letters)

@@ -3,8 +3,9 @@
 Every state change is one Lua script over the keys of `redis_keys` (layout documented there),
 so a claim moves due plans into `processing` atomically: two workers never hold one plan, and a
 crashed worker's plans come back once their lease runs out. Only the claim's token can renew,
-complete, fail or release it. The per-plan build lock (`lock`/`renew_lock`/`unlock`) is a
-separate `SET NX PX` key that only its owner token can extend or release.
+complete, fail or release it. The per-plan build lock (`lock`/`renew_lock`/`unlock`) is
+redis-py's `Lock` on a separate key, held by the claim's token: only that token can extend or
+release it.
 
 The client is passed in (never a global connection) and must decode responses
 (`decode_responses=True`).
@@ -19,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import LockNotOwnedError
+from redis.lock import Lock
 
 from memora_cdn.queue import redis_keys as lua
 from memora_cdn.queue.base import Claim, DeadLetter, Failure, QueueStats, RetryPolicy
@@ -54,8 +57,6 @@ class RedisQueue:
         self._fail = client.register_script(lua.FAIL)
         self._retry_dead = client.register_script(lua.RETRY_DEAD)
         self._clear_dead = client.register_script(lua.CLEAR_DEAD)
-        self._renew_lock = client.register_script(lua.RENEW_LOCK)
-        self._unlock = client.register_script(lua.UNLOCK)
 
     def ping(self) -> bool:
         return bool(self.client.ping())
@@ -155,14 +156,6 @@ class RedisQueue:
         count: int = self.client.zcard(self.keys.pending)  # type: ignore[assignment]
         return int(count)
 
-    def next_due(self) -> datetime | None:
-        pipe = self.client.pipeline(transaction=True)
-        pipe.zrange(self.keys.retry, 0, 0, withscores=True)
-        pipe.zrange(self.keys.leases, 0, 0, withscores=True)
-        firsts: list[list[tuple[str, float]]] = pipe.execute()
-        found = [from_micros(first[0][1]) for first in firsts if first]
-        return min(found) if found else None
-
     def dead_letters(self) -> list[DeadLetter]:
         raw: dict[str, str] = self.client.hgetall(self.keys.dead)  # type: ignore[assignment]
         letters = [_parse_dead(plan, text) for plan, text in raw.items()]
@@ -177,17 +170,33 @@ class RedisQueue:
 
     # -- the per-plan build lock -----------------------------------------------------------
 
+    def _plan_lock(self, plan: str, token: str | None, ttl_ms: int) -> Lock:
+        """redis-py's lock on the plan's key, held by `token` (shared across processes: the
+        token travels with the claim, so the lock is not tied to this thread)."""
+        lock = Lock(self.client, self.keys.lock(plan), timeout=ttl_ms / 1000, thread_local=False)
+        lock.local.token = token
+        return lock
+
     def lock(self, plan: str, token: str, ttl_ms: int) -> bool:
-        """Take the plan's lock for `ttl_ms` unless someone holds it (`SET NX PX`)."""
-        return bool(self.client.set(self.keys.lock(plan), token, nx=True, px=ttl_ms))
+        """Take the plan's lock for `ttl_ms` unless someone holds it."""
+        return bool(self._plan_lock(plan, None, ttl_ms).acquire(blocking=False, token=token))
 
     def renew_lock(self, plan: str, token: str, ttl_ms: int) -> bool:
         """Extend the lock; False when `token` does not hold it (expired, or someone else's)."""
-        return bool(self._renew_lock(keys=[self.keys.lock(plan)], args=[token, ttl_ms]))
+        try:
+            return bool(
+                self._plan_lock(plan, token, ttl_ms).extend(ttl_ms / 1000, replace_ttl=True)
+            )
+        except LockNotOwnedError:
+            return False
 
     def unlock(self, plan: str, token: str) -> bool:
         """Release the lock if `token` holds it; False (and nothing changes) otherwise."""
-        return bool(self._unlock(keys=[self.keys.lock(plan)], args=[token]))
+        try:
+            self._plan_lock(plan, token, 1).release()
+        except LockNotOwnedError:
+            return False
+        return True
 
     def lock_owner(self, plan: str) -> str | None:
         owner = self.client.get(self.keys.lock(plan))

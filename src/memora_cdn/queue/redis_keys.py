@@ -7,15 +7,15 @@ Every key lives under one prefix (default `memora-cdn:`), so several sites share
 - `{p}processing`, hash: plan → JSON claim record
   `{"token", "worker", "lease_until", "attempts", "is_fallback", "dirty"}`.
 - `{p}leases`, sorted set: plan → lease end. `processing` indexed by lease, for takeovers of
-  expired leases and `next_due`; always the same members as `processing`.
+  expired leases; always the same members as `processing`.
 - `{p}retry`, sorted set: plan → when its retry is due.
 - `{p}attempts`, hash: plan → failed builds so far, for a plan waiting in `pending` or
   `retry` (absent: 0; while processing, the claim record holds it).
 - `{p}fallback`, set: plans that reached Redis from the SQL fallback; their claims carry
   `is_fallback`.
 - `{p}dead`, hash: plan → JSON `{"attempts", "last_error", "failed_at"}`.
-- `{p}lock:{plan}`, string: the per-plan build lock, `SET key token NX PX ttl`; the value is
-  the owner's token, which alone can extend (`PEXPIRE`) or release (`DEL`) it.
+- `{p}lock:{plan}`, string: the per-plan build lock, a redis-py `Lock` whose value is the
+  owner's token, which alone can extend or release it.
 
 A plan is in at most one of `pending`, `processing` (+ `leases`), `retry` and `dead`; every
 transition between them is one Lua script, so it is atomic. Times are integer microseconds
@@ -350,20 +350,3 @@ redis.call('SADD', FALLBACK, plan)
 return 1
 """
 )
-
-# The per-plan lock. KEYS: the lock key.
-# ARGV: token, ttl (ms) → 1 extended, 0 not the owner (or expired).
-RENEW_LOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-
-# ARGV: token → 1 released, 0 not the owner (or expired).
-UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
-"""

@@ -204,14 +204,6 @@ class SqlQueue:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def next_due(self) -> datetime | None:
-        retry = select(func.min(q.c.due_at)).where(q.c.state == QueueState.RETRY.value)
-        lease = select(func.min(q.c.lease_until)).where(q.c.state == QueueState.PROCESSING.value)
-        with self.engine.connect() as conn:
-            times = [conn.execute(query).scalar() for query in (retry, lease)]
-        found = [t for t in times if t is not None]
-        return min(found) if found else None
-
     def dead_letters(self) -> list[DeadLetter]:
         query = (
             select(q.c.plan_id, q.c.attempts, q.c.last_error, q.c.failed_at)

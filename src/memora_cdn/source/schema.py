@@ -154,9 +154,6 @@ CHILD_TABLES: dict[Doctype, tuple[Doctype, str]] = {
 
 DELETED_DOCUMENT = "tabDeleted Document"
 
-STANDARD_REQUIRED = ("name",)
-CHILD_REQUIRED = ("parent",)
-
 
 def _column(field: Field) -> Column[Any]:
     types: dict[str, TypeEngine[Any]] = {

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from more_itertools import chunked
 
 from memora_cdn.core.paths import MAX_KEY_BYTES
 from memora_cdn.errors import SettingError, StoreError
@@ -151,8 +152,7 @@ class S3Store:
         """
         unique = list(dict.fromkeys(self._full(key) for key in keys if self._can_exist(key)))
         failed: list[tuple[str, str]] = []
-        for start in range(0, len(unique), DELETE_BATCH):
-            batch = unique[start : start + DELETE_BATCH]
+        for batch in chunked(unique, DELETE_BATCH):
             objects: list[ObjectIdentifierTypeDef] = [{"Key": key} for key in batch]
             try:
                 response = self.client.delete_objects(

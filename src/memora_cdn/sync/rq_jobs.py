@@ -2,11 +2,12 @@
 
 With Redis configured, `memora-cdn worker` only feeds RQ: it claims due plans from the queue
 (under a lease) and enqueues one job per plan on the RQ queue `memora-cdn`, with a job id
-derived from the plan, so a plan is never queued twice. `rq worker memora-cdn` on any number
-of hosts runs `build_plan`: it takes the plan's Redis lock (released only by its owner),
-builds it with the claim it was handed, and completes, retries or dead-letters it exactly as
-an in-process build would. A job whose claim has gone stale (its lease ran out while it
-waited) builds nothing: the plan has been handed to a newer job.
+derived from the plan and rq's atomic unique enqueue, so a plan is never queued twice.
+`rq worker memora-cdn` on any number of hosts runs `build_plan`: it takes the plan's Redis
+lock (released only by its owner), builds it with the claim it was handed, and completes,
+retries or dead-letters it exactly as an in-process build would. A job whose claim has gone
+stale (its lease ran out while it waited) builds nothing: the plan has been handed to a newer
+job.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 
 from redis import Redis
 from rq import Queue
+from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from memora_cdn.core.model import SyncStatus, Trigger
@@ -45,6 +47,14 @@ def job_id(plan: str) -> str:
     return "memora-cdn-plan-" + hashlib.sha256(plan.encode()).hexdigest()[:32]
 
 
+def binary_client(client: Redis) -> Redis:
+    """A client of the same server that does not decode responses: RQ's job data is binary
+    (the app's client decodes, so `Job.fetch` through it would fail)."""
+    pool = client.connection_pool
+    kwargs = {**pool.connection_kwargs, "decode_responses": False}
+    return Redis(connection_pool=type(pool)(connection_class=pool.connection_class, **kwargs))
+
+
 @dataclass(frozen=True, slots=True)
 class Dispatch:
     enqueued: tuple[str, ...] = ()
@@ -65,8 +75,8 @@ class RqDispatcher:
         now: Callable[[], Any],
         job_timeout: int = 3600,
     ) -> None:
-        self.connection = connection
-        self.rq = Queue(QUEUE_NAME, connection=connection)
+        self.connection = binary_client(connection)
+        self.rq = Queue(QUEUE_NAME, connection=self.connection)
         self.queue = queue
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
@@ -87,10 +97,20 @@ class RqDispatcher:
             if not claims:
                 break
             for claim in claims:
-                if self._active(claim.plan):
+                if self._enqueue(claim, trigger):
+                    enqueued.append(claim.plan)
+                else:
                     self.queue.release(claim, self.now())
                     put_back.append(claim.plan)
-                    continue
+            if put_back:
+                break  # what is left is being built: look again next tick
+        return Dispatch(tuple(enqueued), tuple(put_back))
+
+    def _enqueue(self, claim: Claim, trigger: Trigger) -> bool:
+        """Enqueue the plan's job with rq's atomic unique enqueue; False while an earlier job
+        of the plan is still queued or running (a finished or failed one is removed first)."""
+        for _ in range(2):
+            try:
                 self.rq.enqueue(
                     build_plan,
                     claim.plan,
@@ -99,22 +119,28 @@ class RqDispatcher:
                     claim.is_fallback,
                     trigger.value,
                     job_id=job_id(claim.plan),
+                    unique=True,
                     job_timeout=self.job_timeout,
                     result_ttl=3600,
                     failure_ttl=86400,
                     description=f"build plan {claim.plan}",
                 )
-                enqueued.append(claim.plan)
-            if put_back:
-                break  # what is left is being built: look again next tick
-        return Dispatch(tuple(enqueued), tuple(put_back))
+                return True
+            except DuplicateJobError:
+                if not self._remove_ended(claim.plan):
+                    return False
+        return False
 
-    def _active(self, plan: str) -> bool:
+    def _remove_ended(self, plan: str) -> bool:
+        """Delete the plan's previous job if it has ended; False while it is queued or running."""
         try:
             job = Job.fetch(job_id(plan), connection=self.connection)
-        except Exception:  # no such job (rq raises NoSuchJobError)
+        except NoSuchJobError:
+            return True
+        if job.get_status(refresh=False) in _ACTIVE:
             return False
-        return job.get_status(refresh=False) in _ACTIVE
+        job.delete()
+        return True
 
 
 def run_claimed(
