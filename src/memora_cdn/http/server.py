@@ -45,6 +45,7 @@ def serve_app(
     previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
     try:
         sock = config.bind_socket()
+        sock.listen(config.backlog)  # connections made once the URL is out wait for uvicorn
         try:
             announce(url_of(host, sock.getsockname()[1]))
             server.run(sockets=[sock])
