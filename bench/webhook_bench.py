@@ -8,7 +8,7 @@ edits with their fields, spread over many names) from `--concurrency` connection
 checks that nothing was lost: every plan a 202 named, and every plan the events affect, is
 in the queue, and the state counted every accepted call.
 
-    .venv/bin/python bench/webhook_bench.py [--duration 20] [--concurrency 8] [--profile]
+    .venv/bin/python bench/webhook_bench.py [--duration 20] [--concurrency 32] [--profile]
 
 `--profile` runs the server under cProfile and prints its top functions by own time.
 """
@@ -210,7 +210,7 @@ def print_profile(path: Path, top: int = 25) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of posting")
-    parser.add_argument("--concurrency", type=int, default=8, help="connections at once")
+    parser.add_argument("--concurrency", type=int, default=32, help="connections at once")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="profile the server (cProfile)")
     args = parser.parse_args()
