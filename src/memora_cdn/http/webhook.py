@@ -160,7 +160,7 @@ class IntakeBatch:
 
     def _apply(self, batch: list[_Call]) -> list[frozenset[str]]:
         events = [event for event, _, _ in batch if event is not None]
-        each, _ = self.intake.submit_each(events, trigger=Trigger.SCHEDULER)
+        each = self.intake.submit_each(events, trigger=Trigger.SCHEDULER)[0] if events else []
         self.intake.state.count_webhooks(Counter(outcome for _, outcome, _ in batch))
         plans = iter(each)
         return [frozenset() if event is None else next(plans) for event, _, _ in batch]
