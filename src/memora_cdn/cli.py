@@ -29,7 +29,6 @@ from memora_cdn.core.model import Orphan, SyncStatus, Trigger
 from memora_cdn.errors import (
     Interrupted,
     MemoraCdnError,
-    OpenServerError,
     PlanNotFoundError,
     UnavailableError,
 )
@@ -319,14 +318,26 @@ def rebuild(
 
 
 @command
-def demo(ctx: typer.Context) -> None:
+def demo(
+    ctx: typer.Context,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Then serve it over HTTP, as `serve` does.")
+    ] = False,
+    host: Annotated[str, typer.Option(help="With --serve: address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(help="With --serve: port to listen on.", min=0, max=65535)
+    ] = 8000,
+) -> None:
     """Seed a realistic demo catalogue into the embedded default and publish it.
 
-    Example: memora-cdn demo
+    Example: memora-cdn demo --serve --port 8000
     """
     from memora_cdn.demo import refuse_foreign_content, seed
+    from memora_cdn.http.server import check_host
 
     settings = _settings(ctx)
+    if serve:
+        check_host(settings, host)
     engine = make_engine(settings.database_url)
     try:
         refuse_foreign_content(engine)
@@ -344,6 +355,8 @@ def demo(ctx: typer.Context) -> None:
         report = _process(application)
         out.print(f"Store: {application.store.describe()}")
         _exit_for(report)
+        if serve:
+            _serve(application, host, port)
 
 
 # -- change tracking -------------------------------------------------------------------------
@@ -553,15 +566,23 @@ def serve(
 
     Example: memora-cdn serve --port 8000
     """
-    import uvicorn
-
-    from memora_cdn.http.app import create_http_app, is_loopback
+    from memora_cdn.http.server import check_host
 
     settings = _settings(ctx)
-    if settings.admin_token is None and not is_loopback(host):
-        raise OpenServerError(host)
+    check_host(settings, host)
     with running(settings) as application:
-        uvicorn.run(create_http_app(application), host=host, port=port, log_level="info")
+        _serve(application, host, port)
+
+
+def _serve(application: App, host: str, port: int) -> None:
+    """`serve`, and `demo --serve` after its publish: the same server, its URL announced."""
+    from memora_cdn.http.server import serve_app
+
+    def announce(url: str) -> None:
+        out.print(f"Serving on {url} (Ctrl-C stops it)", markup=False, highlight=False)
+
+    serve_app(application, host, port, announce)
+    out.print("Stopped.")
 
 
 # -- inspection ----------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from memora_cdn.purge.base import PurgeReport
+
 
 class MemoraCdnError(Exception):
     """Base of every error memora-cdn reports to a user (one line, no traceback)."""
@@ -93,9 +95,11 @@ class PurgeError(MemoraCdnError):
 
     exit_code = 9
 
-    def __init__(self, keys: list[str], detail: str) -> None:
+    def __init__(self, keys: list[str], detail: str, report: PurgeReport | None = None) -> None:
         self.keys = keys
         self.detail = detail
+        self.report = report or PurgeReport(failures=1)
+        """What the purge did: calls made, URLs purged, calls that failed for good."""
         super().__init__(f"CDN purge failed for {len(keys)} URLs: {detail}")
 
 

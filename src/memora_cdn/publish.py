@@ -52,6 +52,8 @@ class PublishResult:
     store_keys: tuple[str, ...] = ()
     """Store-wide files uploaded with this publish (`plans.json`, schemas), not counted."""
     log_id: int = 0
+    purge_error: PurgeError | None = None
+    """Some URLs were not purged: `publish` logs the build Failed, and raises this."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +104,8 @@ class Publisher:
         retry_count: int = 0,
         log_id: int | None = None,
     ) -> PublishResult:
-        """Build one plan and bring the store in line with it, logging the run.
-
-        Raises the build's `MemoraCdnError` after logging it as Failed.
-        """
+        """Build one plan and bring the store in line with it, logging the run; raises the
+        build's `MemoraCdnError` after logging it as Failed."""
         if log_id is None:
             log_id = self.state.log_start(plan, triggered_by, self._now(), retry_count=retry_count)
         try:
@@ -118,9 +118,12 @@ class Publisher:
                 log_id, SyncStatus.FAILED, self._now(), error=f"{type(error).__name__}: {error}"
             )
             raise
-        self.state.log_finish(
-            log_id, SyncStatus.SUCCESS, self._now(), result.counts, result.warnings
-        )
+        failed = result.purge_error  # the files landed, so the Failed row counts them
+        status = SyncStatus.SUCCESS if failed is None else SyncStatus.FAILED
+        message = None if failed is None else str(failed)
+        self.state.log_finish(log_id, status, self._now(), result.counts, result.warnings, message)
+        if failed is not None:
+            raise failed
         return replace(result, log_id=log_id)
 
     def _publish(self, plan: str) -> PublishResult:
@@ -148,13 +151,14 @@ class Publisher:
         self.state.replace_members(plan, rendering.members)
         written = self._store_files(plan)
         changed_files = [(d.key, d.body) for d in changed] + written
-        purged = self._purge(plan, self._purge_urls(changed_files, stale))
+        purged, purge_error = self._purge(plan, self._purge_urls(changed_files, stale))
         counts = SyncCounts(
             files_uploaded=len(changed),
             files_deleted=len(stale),
             files_unchanged=len(rendering.documents) - len(changed),
             bytes_uploaded=sum(d.size for d in changed),
             purge_requests=purged.requests,
+            purge_failures=purged.failures,
         )
         return PublishResult(
             plan=plan,
@@ -167,6 +171,7 @@ class Publisher:
             uploaded_keys=tuple(d.key for d in changed),
             deleted_keys=tuple(stale),
             store_keys=tuple(key for key, _ in written),
+            purge_error=purge_error,
         )
 
     def _remove(self, plan: str, warnings: tuple[str, ...] = ()) -> PublishResult:
@@ -178,16 +183,19 @@ class Publisher:
         deleted = self.store.delete_prefix(paths.plan_prefix(plan))
         self.state.forget_plan(store, plan)
         keys = tuple(sorted(previous))
-        purged = self._purge(plan, self._purge_urls(written, keys))
+        purged, purge_error = self._purge(plan, self._purge_urls(written, keys))
         return PublishResult(
             plan=plan,
             removed=True,
             counts=SyncCounts(
-                files_deleted=max(deleted, len(keys)), purge_requests=purged.requests
+                files_deleted=max(deleted, len(keys)),
+                purge_requests=purged.requests,
+                purge_failures=purged.failures,
             ),
             deleted_keys=keys,
             store_keys=tuple(key for key, _ in written),
             warnings=warnings,
+            purge_error=purge_error,
         )
 
     def _trusted_store(self) -> str:
@@ -283,13 +291,14 @@ class Publisher:
             urls += [url, f"{url}?v={sha256_hex(body)[:VERSION_HEX]}"]
         return urls
 
-    def _purge(self, plan: str, urls: Sequence[str]) -> PurgeReport:
+    def _purge(self, plan: str, urls: Sequence[str]) -> tuple[PurgeReport, PurgeError | None]:
         """Purge the CDN for these URLs and any whose purge failed before. URLs that still
-        fail are kept for the next build of the plan (which uploads nothing new for them)."""
+        fail are kept for the next build of the plan (which uploads nothing new for them),
+        and the error returned with what the purge did."""
         pending = self.state.pending_purges(plan)
         wanted = sorted(set(urls) | set(pending))
         if not wanted:
-            return PurgeReport()
+            return PurgeReport(), None
         # Kept as pending before the call: a build interrupted or killed mid-purge (whose
         # files are already in the index) purges them on its next build.
         self.state.add_pending_purges(plan, set(wanted) - set(pending), self._now())
@@ -297,9 +306,9 @@ class Publisher:
             report = self.purger.purge(wanted)
         except PurgeError as error:
             self.state.clear_pending_purges(plan, set(wanted) - set(error.keys))
-            raise
+            return error.report, error
         self.state.clear_pending_purges(plan, wanted)
-        return report
+        return report, None
 
     def _validate(self, plan: str, documents: Sequence[Document]) -> None:
         """Check the bytes to be uploaded, parsed back, so that nothing the encoder changed

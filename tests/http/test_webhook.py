@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -157,3 +160,41 @@ def test_rejections_are_logged_without_the_body_or_the_secret(
         "webhook rejected (400): the body is not JSON"
     )
     assert SECRET not in logged
+
+
+def test_concurrent_calls_each_get_their_own_plans_and_are_all_counted(
+    site: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Calls that arrive together are queued together, and each answer is still its own."""
+    batches: list[int] = []
+    submit_each = site.intake.submit_each
+
+    def counting(events: Any, **kwargs: Any) -> Any:
+        batches.append(len(events))
+        return submit_each(events, **kwargs)
+
+    monkeypatch.setattr(site.intake, "submit_each", counting)
+    bodies = [lesson_body()] * 10 + [
+        json.dumps({"doctype": "Memora Lesson", "name": "NO-SUCH-LESSON"}).encode()
+    ] * 10
+
+    async def post_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=create_http_app(site))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            calls = [
+                client.post(
+                    "/hooks/frappe?event=on_update",
+                    content=body,
+                    headers={"X-Frappe-Webhook-Signature": signature(SECRET, body)},
+                )
+                for body in [*bodies, b"{", b"{"]
+            ]
+            return await asyncio.gather(*calls)
+
+    responses = asyncio.run(post_all())
+    assert [r.status_code for r in responses] == [202] * 20 + [400, 400]
+    assert [r.json()["plans"] for r in responses[:20]] == [PLANS] * 10 + [[]] * 10
+    assert queued(site) == 3
+    assert site.state.webhook_counts() == {"accepted": 20, "malformed": 2}
+    assert sum(batches) == 20
+    assert len(batches) < 20  # calls in flight together went to the intake together

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
 
 from fakes.cloudflare import FakeCloudflare
 from memora_cdn.core.model import Doctype, SyncStatus, Trigger
+from memora_cdn.http.app import create_http_app
 from sitekit import CDN, Site
 
 
@@ -38,6 +41,9 @@ def test_a_failed_purge_is_retried_without_uploading_again(
     assert site.doc("plans/P/lessons/L1.json")["title"] == "New"  # the files did land
     pending = site.app.state.pending_purges("P")
     assert "plans/P/lessons/L1.json" in pending
+    [failed] = site.app.state.sync_log(plan="P", status=SyncStatus.FAILED, limit=2)
+    assert (failed.counts.purge_requests, failed.counts.purge_failures) == (1, 1)
+    assert failed.counts.files_uploaded > 0  # the files that landed are counted
 
     calls = len(cloudflare.calls)
     site.clock.advance(30)
@@ -53,3 +59,34 @@ def test_a_failed_purge_is_retried_without_uploading_again(
     assert set(site.app.state.published(site.app.store.identity, "P")) == uploaded
     log = site.app.state.sync_log(plan="P", limit=1)[0]
     assert (log.status, log.counts.purge_requests) == (SyncStatus.SUCCESS, 1)
+
+
+def purge_metrics(site: Site) -> tuple[float, float]:
+    with TestClient(create_http_app(site.app)) as client:
+        text = client.get("/metrics").text
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    return samples["memora_cdn_purge_requests_total"], samples["memora_cdn_purge_failures_total"]
+
+
+def test_metrics_count_purge_requests_and_failures_from_the_sync_log(
+    site: Site, cloudflare: FakeCloudflare
+) -> None:
+    requests, failures = purge_metrics(site)
+    assert failures == 0
+    site.update(Doctype.LESSON, "L1", title="New")
+    site.notify(Doctype.LESSON, "L1")
+    cloudflare.reject_next(1, "Purge temporarily unavailable")
+    assert [o.status for o in site.batch().outcomes] == [SyncStatus.FAILED]
+    assert purge_metrics(site) == (requests + 1, 1)
+    site.clock.advance(30)
+    assert [o.status for o in site.batch(include_pending=False).outcomes] == [SyncStatus.SUCCESS]
+    rows = site.app.state.sync_log(limit=100)
+    assert purge_metrics(site) == (
+        sum(r.counts.purge_requests for r in rows),
+        sum(r.counts.purge_failures for r in rows),
+    )
+    assert purge_metrics(site) == (requests + 2, 1)

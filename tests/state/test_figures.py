@@ -33,11 +33,15 @@ def test_figures_sum_builds_by_status_and_trigger_with_their_durations(
         (1, SyncStatus.FAILED),
     ):
         log_id = state.log_start("P", Trigger.SCHEDULER, NOW)
-        counts = SyncCounts(files_uploaded=3, bytes_uploaded=100, purge_requests=1)
+        failures = 1 if status is SyncStatus.FAILED else 0
+        counts = SyncCounts(
+            files_uploaded=3, bytes_uploaded=100, purge_requests=1, purge_failures=failures
+        )
         state.log_finish(log_id, status, NOW + timedelta(seconds=seconds), counts)
     state.log_start("Q", Trigger.MANUAL, NOW - timedelta(minutes=5), status=SyncStatus.QUEUED)
     figures = read_figures(engine)
     assert figures.builds == {("Success", "Scheduler"): 2, ("Failed", "Scheduler"): 1}
     assert sorted(figures.durations) == [1.0, 2.0, 40.0]
     assert (figures.files_uploaded, figures.bytes_uploaded, figures.purge_requests) == (9, 300, 3)
+    assert figures.purge_failures == 1
     assert figures.oldest_queued == NOW - timedelta(minutes=5)

@@ -238,9 +238,13 @@ def test_state_tables_of_the_previous_release_are_upgraded_in_place(
     assert {r["store"] for r in upgraded} == {identity}
     for name in RELEASE_0_1_0.tables:
         if name != "cdn_published_object":
-            assert kept[name] == legacy[name], name
+            legacy_columns = RELEASE_0_1_0.tables[name].columns.keys()
+            assert [{k: r[k] for k in legacy_columns} for r in kept[name]] == legacy[name], name
+    # Version 4: the sync log's rows gained purge_failures, 0 for the builds before it.
+    assert {r["purge_failures"] for r in kept["cdn_sync_log"]} == {0}
+    assert set(kept["cdn_sync_log"][0]) == set(legacy["cdn_sync_log"][0]) | {"purge_failures"}
     with engine.connect() as conn:
-        assert conn.execute(sa.select(schema_version.c.version)).scalars().all() == [1, 2, 3]
+        assert conn.execute(sa.select(schema_version.c.version)).scalars().all() == [1, 2, 3, 4]
 
     with running(settings) as app:  # a re-run: already upgraded, nothing to upload
         assert app.state.create_schema(store=identity) == migrate.LATEST

@@ -21,7 +21,7 @@ from memora_cdn.core.model import Doctype
 from memora_cdn.source.graph import SqlCatalogueGraph
 from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore
-from memora_cdn.sync.dependencies import affected_plans
+from memora_cdn.sync.dependencies import affected_plans, affected_plans_each
 
 PLAN = Doctype.PLAN
 PLAN_SUBJECT = Doctype.PLAN_SUBJECT
@@ -250,3 +250,45 @@ def test_a_deleted_lesson_reaches_the_plans_that_showed_it(
     assert graph.document(LESSON, "LD") is None
     event = ChangeEvent(LESSON, "LD", Action.DELETE)
     assert affected_plans(event, graph, state) == {"X"}
+
+
+def test_bulk_answers_are_the_single_answers_in_one_query_per_kind(
+    graph: SqlCatalogueGraph, statement_counter: StatementCounter
+) -> None:
+    graph.source.tables()
+    by_doctype: dict[Doctype, list[str]] = {}
+    for doctype, name, _ in PARENTS:
+        by_doctype.setdefault(doctype, []).append(name)
+    for doctype, names in by_doctype.items():
+        assert graph.parents(doctype, names) == {n: graph.parent(doctype, n) for n in names}
+    subjects = ["A", "B", "E"]
+    with statement_counter(graph.source.engine) as statements:
+        found = graph.plans_with_subjects(subjects)
+    assert found == {s: graph.plans_with_subject(s) for s in subjects}
+    assert len(statements) == 1, statements
+    with statement_counter(graph.source.engine) as statements:
+        parents = graph.parents(LESSON, ["LA", "LB", "LC"])
+    assert (parents, len(statements)) == ({"LA": "TPA", "LB": "TPB", "LC": "TPC"}, 1)
+
+
+def test_events_resolved_together_reach_the_plans_each_reaches_alone(
+    wired: tuple[SqlCatalogueGraph, StateStore], statement_counter: StatementCounter
+) -> None:
+    graph, state = wired
+    events = [
+        ChangeEvent(LESSON, "LA", Action.UPDATE, {"parent_topic": "TPA"}),
+        ChangeEvent(STAGE, "LA-stages-1", Action.UPDATE, {}),
+        ChangeEvent(LESSON, "LB", Action.UPDATE, {}),
+        ChangeEvent(UNIT, "UC", Action.UPDATE, {"parent_track": "TB"}, {"parent_track": "TC"}),
+        ChangeEvent(LESSON, "LD", Action.DELETE, {}),
+        ChangeEvent(GRADE, "G11", Action.UPDATE, {}),
+        ChangeEvent(LESSON, "LO", Action.UPDATE, {}),
+    ]
+    with statement_counter(graph.source.engine) as one_by_one:
+        alone = [affected_plans(event, graph, state) for event in events]
+    assert alone[0] == {"X", "Y"}
+    with statement_counter(graph.source.engine) as statements:
+        together = affected_plans_each(events, graph, state)
+    assert together == alone
+    # a level of the walks at a time: one query per kind of question and level
+    assert len(statements) < len(one_by_one) / 2, (len(statements), len(one_by_one))

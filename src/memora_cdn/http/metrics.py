@@ -86,6 +86,11 @@ class StateCollector(Collector):
             "CDN purge requests made by builds.",
             value=figures.purge_requests,
         )
+        yield CounterMetricFamily(
+            "memora_cdn_purge_failures",
+            "CDN purge requests that failed for good (their URLs are purged on the retry).",
+            value=figures.purge_failures,
+        )
         oldest = (
             0.0
             if figures.oldest_queued is None

@@ -8,11 +8,13 @@ Accepted events go through the app's `Intake`, like every other way changes come
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -117,17 +119,64 @@ def event_from_body(data: Mapping[str, Any], event_name: str | None) -> ChangeEv
     )
 
 
+_Call = tuple[ChangeEvent | None, str, "asyncio.Future[frozenset[str]]"]
+
+
+class IntakeBatch:
+    """Webhook calls answered at once go to the intake together: their events are resolved
+    with one set of lookups and queued at once, and their outcomes counted in one
+    transaction, one batch at a time on one thread. A call waits for its batch, so a 202
+    still means queued."""
+
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
+        self._waiting: list[_Call] = []
+        self._draining: asyncio.Task[None] | None = None
+
+    async def submit(self, event: ChangeEvent | None, outcome: str) -> frozenset[str]:
+        """Count a call with this outcome and queue its event, if any; the plans it affects."""
+        future: asyncio.Future[frozenset[str]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((event, outcome, future))
+        if self._draining is None:
+            self._draining = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    results = await run_in_threadpool(self._apply, batch)
+                except Exception as error:
+                    for _, _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for (_, _, future), plans in zip(batch, results, strict=True):
+                    if not future.done():  # its caller may have gone (client disconnected)
+                        future.set_result(plans)
+        finally:
+            self._draining = None
+
+    def _apply(self, batch: list[_Call]) -> list[frozenset[str]]:
+        events = [event for event, _, _ in batch if event is not None]
+        each = self.intake.submit_each(events, trigger=Trigger.SCHEDULER)[0] if events else []
+        self.intake.state.count_webhooks(Counter(outcome for _, outcome, _ in batch))
+        plans = iter(each)
+        return [frozenset() if event is None else next(plans) for event, _, _ in batch]
+
+
 class FrappeWebhook:
     """The route handler; `secret` None rejects every call (and says so once in the log)."""
 
     def __init__(self, intake: Intake, secret: str | None) -> None:
-        self.intake = intake
+        self.batch = IntakeBatch(intake)
         self.secret = secret
         self._warned = False
 
     async def count(self, outcome: str) -> None:
         """Counted in the state database, for `/metrics` of every process."""
-        await run_in_threadpool(self.intake.state.count_webhook, outcome)
+        await self.batch.submit(None, outcome)
 
     async def reject(self, status: int, outcome: str, reason: str) -> JSONResponse:
         log.warning("webhook rejected (%d): %s", status, reason)
@@ -157,9 +206,5 @@ class FrappeWebhook:
         if event is None:
             await self.count("ignored")
             return JSONResponse({"status": "ignored", "doctype": data["doctype"]}, 202)
-        result = await run_in_threadpool(self.intake.submit, [event], trigger=Trigger.SCHEDULER)
-        await self.count("accepted")
-        return JSONResponse(
-            {"status": "queued", "plans": sorted(result.plans)},
-            status_code=202,
-        )
+        plans = await self.batch.submit(event, "accepted")
+        return JSONResponse({"status": "queued", "plans": sorted(plans)}, status_code=202)

@@ -50,12 +50,8 @@ def cloudflare_client(
 
 
 class CloudflarePurgeError(PurgeError):
-    """A `PurgeError` that also carries what the purge did (calls made, URLs purged, failed
-    batches), for the sync log's `purge_requests`."""
-
-    def __init__(self, keys: list[str], detail: str, report: PurgeReport) -> None:
-        super().__init__(keys, detail)
-        self.report = report
+    """The `PurgeError` of Cloudflare: its report counts calls made, URLs purged and failed
+    batches, for the sync log's `purge_requests` and `purge_failures`."""
 
 
 @dataclass(frozen=True, slots=True)

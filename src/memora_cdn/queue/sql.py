@@ -44,10 +44,26 @@ class SqlQueue:
 
     def enqueue(self, plans: Iterable[str], now: datetime) -> list[str]:
         scheduled: list[str] = []
-        for plan in dict.fromkeys(plans):
-            if self._enqueue_one(plan, now):
+        unique = list(dict.fromkeys(plans))
+        waiting = self._waiting(unique)
+        for plan in unique:
+            if plan not in waiting and self._enqueue_one(plan, now):
                 scheduled.append(plan)
         return scheduled
+
+    def _waiting(self, plans: list[str]) -> set[str]:
+        """Plans already waiting for a build that will see the change queueing them now
+        (pending, retrying, dead, or being built and already marked to build again): one
+        read, so events for plans in the queue take no write lock. A row that changes
+        after this read is still handled by `_enqueue_one`'s conditional writes for the
+        others; those read as waiting have their build still to start, or to repeat."""
+        if not plans:
+            return set()
+        building = and_(q.c.state == QueueState.PROCESSING.value, ~q.c.dirty)
+        query = select(q.c.plan_id).where(q.c.plan_id.in_(plans), ~building)
+        with self.engine.connect() as conn:
+            found: list[str] = list(conn.execute(query).scalars())
+        return set(found)
 
     def _enqueue_one(self, plan: str, now: datetime) -> bool:
         for _ in range(3):

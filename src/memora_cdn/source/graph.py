@@ -7,6 +7,7 @@ key, a parent link, a plan subject's `subject`, or a plan's season/grade/stream.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Select, Table, select
@@ -54,6 +55,48 @@ class SqlCatalogueGraph:
         )
         return self._names(query)
 
+    def parents(self, doctype: Doctype, names: Collection[str]) -> dict[str, str | None]:
+        """`parent` of each name, in one query per 500 names. A name the query did not
+        return as given (a case-insensitive collation matched another spelling, or no row)
+        is asked on its own, so the answer is always `parent`'s."""
+        link = PARENT_LINKS.get(doctype)
+        table = self._table(doctype)
+        if link is None or table is None:
+            return dict.fromkeys(names)
+        column, _ = link
+        found: dict[str, str | None] = {}
+        for chunk in _chunks(names):
+            query = select(table.c.name, table.c[column]).where(table.c.name.in_(chunk))
+            if doctype in CHILD_TABLES:
+                query = query.where(child_kind(table, *CHILD_TABLES[doctype]))
+            with self.source.engine.connect() as conn:
+                rows = conn.execute(query).all()
+            found.update((str(row[0]), _name(row[1])) for row in rows)
+        return {
+            name: found[name] if name in found else self.parent(doctype, name) for name in names
+        }
+
+    def plans_with_subjects(self, subjects: Collection[str]) -> dict[str, set[str]]:
+        """`plans_with_subject` of each subject, in one query per 500 (a subject the query
+        did not return as given is asked on its own, as in `parents`)."""
+        rows = self._table(Doctype.PLAN_SUBJECT)
+        assert rows is not None  # a required table: `SqlSource` refuses a site without it
+        found: dict[str, set[str]] = {}
+        for chunk in _chunks(subjects):
+            query = (
+                select(rows.c.subject, rows.c.parent)
+                .distinct()
+                .where(
+                    rows.c.subject.in_(chunk),
+                    child_kind(rows, *CHILD_TABLES[Doctype.PLAN_SUBJECT]),
+                )
+            )
+            with self.source.engine.connect() as conn:
+                for subject, plan in conn.execute(query):
+                    if (name := _name(plan)) is not None:
+                        found.setdefault(str(subject), set()).add(name)
+        return {s: found[s] if s in found else self.plans_with_subject(s) for s in subjects}
+
     def plans_referencing(self, doctype: Doctype, name: str) -> set[str]:
         """Plans whose season, grade or stream (as `doctype` says) is `name`."""
         plan = self._table(Doctype.PLAN)
@@ -84,6 +127,11 @@ class SqlCatalogueGraph:
         with self.source.engine.connect() as conn:
             values: list[object] = list(conn.execute(query).scalars())
         return {name for value in values if (name := _name(value)) is not None}
+
+
+def _chunks(names: Collection[str], size: int = 500) -> list[list[str]]:
+    unique = sorted(set(names))
+    return [unique[start : start + size] for start in range(0, len(unique), size)]
 
 
 def _name(value: object) -> str | None:

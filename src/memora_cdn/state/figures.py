@@ -23,6 +23,7 @@ class StateFigures:
     files_uploaded: int = 0
     bytes_uploaded: int = 0
     purge_requests: int = 0
+    purge_failures: int = 0
     oldest_queued: datetime | None = None
     """When the longest-waiting `Queued` row was queued."""
     webhook_events: dict[str, int] = field(default_factory=dict)
@@ -51,6 +52,7 @@ def read_figures(engine: Engine) -> StateFigures:
                 func.coalesce(func.sum(c.files_uploaded), 0),
                 func.coalesce(func.sum(c.bytes_uploaded), 0),
                 func.coalesce(func.sum(c.purge_requests), 0),
+                func.coalesce(func.sum(c.purge_failures), 0),
             )
         ).one()
         oldest = conn.execute(
@@ -66,6 +68,7 @@ def read_figures(engine: Engine) -> StateFigures:
         files_uploaded=int(totals[0]),
         bytes_uploaded=int(totals[1]),
         purge_requests=int(totals[2]),
+        purge_failures=int(totals[3]),
         oldest_queued=oldest,
         webhook_events=webhooks,
     )

@@ -18,15 +18,16 @@ from sqlalchemy import (
     inspect,
     literal,
     select,
+    text,
 )
-from sqlalchemy.schema import CreateTable
+from sqlalchemy.schema import CreateColumn, CreateTable
 
 from memora_cdn.errors import SettingError, UnavailableError
-from memora_cdn.state.schema import metadata, published_object, schema_version
+from memora_cdn.state.schema import metadata, published_object, schema_version, sync_log
 
 BASELINE = 1
 """The tables of release 0.1.0, which had no `cdn_schema_version`."""
-LATEST = 3
+LATEST = 4
 STORE_MARKERS = 2
 """The version from which the index is keyed by store and stores carry a marker: a store
 published to by an earlier version is marked when its index is upgraded."""
@@ -163,4 +164,20 @@ def _webhook_counts(conn: Connection, store: str | None) -> None:
     """Version 3 adds `cdn_webhook_event` (created with every missing table)."""
 
 
-_STEPS: list[tuple[int, Step]] = [(2, _index_keyed_by_store), (3, _webhook_counts)]
+def _purge_failures(conn: Connection, store: str | None) -> None:
+    """4: `cdn_sync_log` gains `purge_failures` (0 for the builds before it); skipped when
+    the column is there (a re-run, or a table created by this release)."""
+    if not inspect(conn).has_table(sync_log.name):
+        return
+    if "purge_failures" in {c["name"] for c in inspect(conn).get_columns(sync_log.name)}:
+        return
+    table = conn.dialect.identifier_preparer.format_table(sync_log)
+    column = CreateColumn(sync_log.c.purge_failures).compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+
+
+_STEPS: list[tuple[int, Step]] = [
+    (2, _index_keyed_by_store),
+    (3, _webhook_counts),
+    (4, _purge_failures),
+]

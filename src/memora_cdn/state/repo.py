@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +33,8 @@ class SyncCounts:
     files_unchanged: int = 0
     bytes_uploaded: int = 0
     purge_requests: int = 0
+    purge_failures: int = 0
+    """Purge calls that failed for good (the build is then Failed, its files uploaded)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +271,20 @@ class StateStore:
         with self.engine.connect() as conn:
             return {row[0] for row in conn.execute(query)}
 
+    def plans_with_members(self, doctype: str, names: Collection[str]) -> dict[str, set[str]]:
+        """`plans_with_member` of each name, in one query per 500 names."""
+        found: dict[str, set[str]] = {name: set() for name in names}
+        unique = sorted(found)
+        with self.engine.connect() as conn:
+            for start in range(0, len(unique), 500):
+                query = select(plan_member.c.name, plan_member.c.plan_id).where(
+                    plan_member.c.doctype == doctype,
+                    plan_member.c.name.in_(unique[start : start + 500]),
+                )
+                for name, plan in conn.execute(query):
+                    found.setdefault(str(name), set()).add(str(plan))
+        return found
+
     # -- sync log -----------------------------------------------------------------------
 
     def log_start(
@@ -371,6 +387,7 @@ class StateStore:
             "files_unchanged": counts.files_unchanged,
             "bytes_uploaded": counts.bytes_uploaded,
             "purge_requests": counts.purge_requests,
+            "purge_failures": counts.purge_failures,
             "warnings": json.dumps(list(warnings), ensure_ascii=False) if warnings else None,
             "error_message": error,
         }
@@ -379,19 +396,24 @@ class StateStore:
 
     def count_webhook(self, outcome: str) -> None:
         """One more webhook call with this outcome (see `webhook_counts`)."""
-        add_one = (
-            update(webhook_event)
-            .where(webhook_event.c.outcome == outcome)
-            .values(count=webhook_event.c.count + 1)
-        )
+        self.count_webhooks({outcome: 1})
+
+    def count_webhooks(self, calls: Mapping[str, int]) -> None:
+        """More webhook calls, by outcome, counted in one transaction."""
         with self.engine.begin() as conn:
-            if conn.execute(add_one).rowcount:
-                return
-            try:
-                with conn.begin_nested():
-                    conn.execute(insert(webhook_event).values(outcome=outcome, count=1))
-            except IntegrityError:  # another process inserted it first
-                conn.execute(add_one)
+            for outcome, n in calls.items():
+                add = (
+                    update(webhook_event)
+                    .where(webhook_event.c.outcome == outcome)
+                    .values(count=webhook_event.c.count + n)
+                )
+                if conn.execute(add).rowcount:
+                    continue
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(webhook_event).values(outcome=outcome, count=n))
+                except IntegrityError:  # another process inserted it first
+                    conn.execute(add)
 
     def webhook_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -436,6 +458,7 @@ def _entry(row: Mapping[Any, Any]) -> SyncLogEntry:
             files_unchanged=row["files_unchanged"],
             bytes_uploaded=row["bytes_uploaded"],
             purge_requests=row["purge_requests"],
+            purge_failures=row["purge_failures"],
         ),
         retry_count=row["retry_count"],
         is_fallback=bool(row["is_fallback"]),

@@ -61,6 +61,8 @@ sync_log = Table(
     Column("files_unchanged", Integer(), nullable=False, server_default="0"),
     Column("bytes_uploaded", BigInteger(), nullable=False, server_default="0"),
     Column("purge_requests", Integer(), nullable=False, server_default="0"),
+    # Purge calls that failed for good (after retries); their URLs wait in cdn_purge_pending.
+    Column("purge_failures", Integer(), nullable=False, server_default="0"),
     Column("retry_count", Integer(), nullable=False, server_default="0"),
     Column("is_fallback", Boolean(), nullable=False, server_default="0"),
     Column("error_message", _TEXT, nullable=True),

@@ -18,13 +18,20 @@ costs one small lookup per ancestor level.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from memora_cdn.core.events import CHILD_PARENTS, PARENT_LINKS, ChangeEvent
 from memora_cdn.core.model import Doctype
 
-__all__ = ["CatalogueGraph", "MemberIndex", "affected_plans"]
+__all__ = [
+    "BulkGraph",
+    "BulkMembers",
+    "CatalogueGraph",
+    "MemberIndex",
+    "affected_plans",
+    "affected_plans_each",
+]
 
 
 class CatalogueGraph(Protocol):
@@ -47,6 +54,96 @@ class MemberIndex(Protocol):
     """What each plan's last publish showed (`cdn_plan_member`)."""
 
     def plans_with_member(self, doctype: str, name: str) -> set[str]: ...
+
+
+class BulkGraph(CatalogueGraph, Protocol):
+    """A `CatalogueGraph` that also answers many questions of one kind in one lookup."""
+
+    def parents(self, doctype: Doctype, names: Collection[str]) -> dict[str, str | None]:
+        """`parent` of each name (every name a key)."""
+        ...
+
+    def plans_with_subjects(self, subjects: Collection[str]) -> dict[str, set[str]]:
+        """`plans_with_subject` of each subject (every subject a key)."""
+        ...
+
+
+class BulkMembers(MemberIndex, Protocol):
+    def plans_with_members(self, doctype: str, names: Collection[str]) -> dict[str, set[str]]:
+        """`plans_with_member` of each name (every name a key)."""
+        ...
+
+
+def affected_plans_each(
+    events: Sequence[ChangeEvent], graph: BulkGraph, members: BulkMembers
+) -> list[set[str]]:
+    """`affected_plans` of each event, asking each question once and in bulk: the events
+    are resolved together, a level of their walks at a time (one lookup per kind of
+    question and level, whatever the number of events)."""
+    lookups = _Recorder(graph, members)
+    while True:
+        found = [affected_plans(event, lookups, lookups) for event in events]
+        if not lookups.answer_unanswered():
+            return found
+
+
+class _Recorder:
+    """Answers what it was told; records any other question (answering "nothing" for now)
+    so that `answer_unanswered` looks them all up at once."""
+
+    def __init__(self, graph: BulkGraph, members: BulkMembers) -> None:
+        self._graph = graph
+        self._members = members
+        self._parents: dict[tuple[Doctype, str], str | None] = {}
+        self._subjects: dict[str, set[str]] = {}
+        self._member_of: dict[tuple[str, str], set[str]] = {}
+        self._referencing: dict[tuple[Doctype, str], set[str]] = {}
+        self._asked: set[tuple[str, object, str]] = set()
+
+    def parent(self, doctype: Doctype, name: str) -> str | None:
+        if (doctype, name) not in self._parents:
+            self._asked.add(("parent", doctype, name))
+        return self._parents.get((doctype, name))
+
+    def plans_with_subject(self, subject: str) -> set[str]:
+        if subject not in self._subjects:
+            self._asked.add(("subject", Doctype.SUBJECT, subject))
+        return set(self._subjects.get(subject, ()))
+
+    def plans_referencing(self, doctype: Doctype, name: str) -> set[str]:
+        if (doctype, name) not in self._referencing:
+            self._asked.add(("referencing", doctype, name))
+        return set(self._referencing.get((doctype, name), ()))
+
+    def plans_with_member(self, doctype: str, name: str) -> set[str]:
+        if (doctype, name) not in self._member_of:
+            self._asked.add(("member", doctype, name))
+        return set(self._member_of.get((doctype, name), ()))
+
+    def answer_unanswered(self) -> bool:
+        """Look up every question asked but not answered; False when there was none."""
+        if not self._asked:
+            return False
+        grouped: dict[tuple[str, object], list[str]] = {}
+        for kind, doctype, name in sorted(self._asked, key=repr):
+            grouped.setdefault((kind, doctype), []).append(name)
+        self._asked.clear()
+        for (kind, doctype), names in grouped.items():
+            if kind == "parent":
+                assert isinstance(doctype, Doctype)
+                for name, parent in self._graph.parents(doctype, names).items():
+                    self._parents[doctype, name] = parent
+            elif kind == "subject":
+                self._subjects.update(self._graph.plans_with_subjects(names))
+            elif kind == "member":
+                assert isinstance(doctype, str)
+                found = self._members.plans_with_members(doctype, names)
+                self._member_of.update(((doctype, n), plans) for n, plans in found.items())
+            else:
+                assert isinstance(doctype, Doctype)
+                for name in names:
+                    self._referencing[doctype, name] = self._graph.plans_referencing(doctype, name)
+        return True
 
 
 _REFERENCED = frozenset({Doctype.SEASON, Doctype.GRADE, Doctype.STREAM})

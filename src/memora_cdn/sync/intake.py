@@ -6,7 +6,7 @@ the same dependency rules and writes the same `Queued` sync log rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -18,10 +18,10 @@ from memora_cdn.errors import DocumentNotFoundError
 from memora_cdn.publish import Clock, unusable_plan_warning
 from memora_cdn.queue.base import PlanQueue
 from memora_cdn.state.repo import StateStore
-from memora_cdn.sync.dependencies import CatalogueGraph, affected_plans
+from memora_cdn.sync.dependencies import BulkGraph, affected_plans_each
 
 
-class DocumentGraph(CatalogueGraph, Protocol):
+class DocumentGraph(BulkGraph, Protocol):
     def document(self, doctype: Doctype, name: str) -> dict[str, Any] | None: ...
 
 
@@ -53,13 +53,17 @@ class Intake:
     def submit(
         self, events: Iterable[ChangeEvent], *, trigger: Trigger = Trigger.SCHEDULER
     ) -> IntakeResult:
-        plans: set[str] = set()
-        count = 0
-        for event in events:
-            count += 1
-            plans |= affected_plans(event, self.graph, self.state)
-        scheduled = self.queue_plans(sorted(plans), trigger=trigger)
-        return IntakeResult(frozenset(plans), tuple(scheduled), count)
+        each, scheduled = self.submit_each(list(events), trigger=trigger)
+        return IntakeResult(frozenset().union(*each), tuple(scheduled), len(each))
+
+    def submit_each(
+        self, events: Sequence[ChangeEvent], *, trigger: Trigger = Trigger.SCHEDULER
+    ) -> tuple[list[frozenset[str]], list[str]]:
+        """Each event's affected plans (the catalogue asked each question once for them
+        all), and the plans newly queued: all of them queued together."""
+        each = [frozenset(p) for p in affected_plans_each(events, self.graph, self.state)]
+        scheduled = self.queue_plans(sorted(frozenset().union(*each)), trigger=trigger)
+        return each, scheduled
 
     def queue_plans(self, plans: Iterable[str], *, trigger: Trigger) -> list[str]:
         """Queue plans, and log a `Queued` row for each one newly waiting. A plan whose name
