@@ -7,6 +7,7 @@ database of its own. Drifted sites are built from the test's own `Table` definit
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
@@ -691,6 +692,39 @@ def test_orphans_the_plan_published_before_are_its_warnings_and_the_plan_still_l
         "S1-U",
     ]
     assert [stage.name for stage in snapshot.stages] == ["S1-L-stage"]
+
+
+def test_a_load_looks_for_orphans_only_among_published_rows_that_vanished(
+    engine: sa.Engine,
+) -> None:
+    create_content_schema(engine)
+    b = CatalogueBuilder(engine)
+    small_tree(b)
+    b.lesson("L-ORPHAN", "TP-GONE")
+    b.insert()
+    source = SqlSource(engine)
+    source.tables()
+    still_there = {("Memora Subject", "S1"), ("Memora Lesson", "S1-L")}
+
+    with count_statements(engine) as unpublished:
+        source.load("P1")
+    with count_statements(engine) as all_loaded:
+        quiet = source.load("P1", still_there)
+    with count_statements(engine) as one_vanished:
+        warned = source.load("P1", still_there | {("Memora Lesson", "L-ORPHAN")})
+
+    assert all_loaded == unpublished, "nothing vanished: no orphan query at all"
+    assert len(one_vanished) == len(unpublished) + 1
+    lookup = one_vanished[-1]
+    assert "tabMemora Lesson" in lookup, "only the lessons table is looked at"
+    assert "tabMemora Unit" not in lookup
+    assert re.search(r"\.name IN \([^,]*\)$", lookup), "and only the vanished name"
+    assert quiet is not None
+    assert quiet.warnings == ()
+    assert warned is not None
+    assert warned.warnings == (
+        "Memora Lesson 'L-ORPHAN': parent Memora Topic 'TP-GONE' not found; skipped (orphan)",
+    )
 
 
 def test_orphans_no_plan_published_are_in_no_plans_warnings_but_in_the_site_wide_list(

@@ -44,7 +44,7 @@ from memora_cdn.core.model import (
 )
 from memora_cdn.errors import SourceSchemaError
 from memora_cdn.source.rows import RowReader, plain_name, tolerant_text
-from memora_cdn.source.schema import CHILD_TABLES, FIELDS
+from memora_cdn.source.schema import CHILD_TABLES, DELETED_DOCUMENT, FIELDS
 
 _PARENT_LINK: dict[NodeKind, str] = {
     kind: PARENT_LINKS[kind.doctype][0] for kind in NodeKind if kind is not NodeKind.SUBJECT
@@ -52,6 +52,9 @@ _PARENT_LINK: dict[NodeKind, str] = {
 _PARENT_KIND: dict[NodeKind, NodeKind] = {
     child: kind for kind in NodeKind if (child := kind.child) is not None
 }
+_ORPHAN_LOOKUP_LIMIT = 2000
+"""Past this many vanished members, one site-wide orphan query beats a long `IN` list."""
+
 _OPTIONAL_TABLES = frozenset({Doctype.SEASON, Doctype.GRADE, Doctype.STREAM, Doctype.PLAN_OVERRIDE})
 
 
@@ -61,6 +64,8 @@ class SqlSource:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._tables: dict[Doctype, Table | None] | None = None
+        self._columns: dict[str, frozenset[str]] = {}
+        """Every column of each table present, by table name (as reflected, once)."""
 
     # -- schema discovery -------------------------------------------------------------
 
@@ -70,11 +75,20 @@ class SqlSource:
             self._tables = self._reflect()
         return self._tables
 
+    def columns(self, table: str) -> frozenset[str] | None:
+        """Every column of a content table or of `tabDeleted Document`, as reflected with
+        `tables()`; None when the table is absent."""
+        self.tables()
+        return self._columns.get(table)
+
     def _reflect(self) -> dict[Doctype, Table | None]:
         inspector = inspect(self.engine)
         present = set(inspector.get_table_names())
         found: dict[Doctype, Table | None] = {}
         metadata = MetaData()
+        if DELETED_DOCUMENT in present:
+            deleted = inspector.get_columns(DELETED_DOCUMENT)
+            self._columns[DELETED_DOCUMENT] = frozenset(c["name"] for c in deleted)
         for doctype, fields in FIELDS.items():
             if doctype.table not in present:
                 if doctype in _OPTIONAL_TABLES:
@@ -85,6 +99,7 @@ class SqlSource:
                 columns = {c["name"] for c in inspector.get_columns(doctype.table)}
             except NoSuchTableError:  # pragma: no cover - dropped between the two calls
                 raise SourceSchemaError(doctype.table) from None
+            self._columns[doctype.table] = frozenset(columns)
             required = ["name"] + (["parent"] if doctype in CHILD_TABLES else [])
             required += [f.name for f in fields if f.required]
             for column in required:
@@ -171,10 +186,14 @@ class SqlSource:
                 ).mappings()
                 if (stage := reader.stage(row)) is not None
             )
-            if published:
-                reader.warnings += [
-                    orphan.warning() for orphan in self._orphans(conn) if orphan.member in published
-                ]
+            loaded = {(node.kind.doctype.value, node.name) for node in nodes}
+            loaded.update((Doctype.LESSON_STAGE.value, stage.name) for stage in stages)
+            # Only a published row that is no longer loaded (deleted, moved or orphaned) can
+            # be an orphan of this plan: look those up, not the whole catalogue.
+            gone = [member for member in published if member not in loaded]
+            if gone:
+                orphans = self._orphans(conn, gone if len(gone) <= _ORPHAN_LOOKUP_LIMIT else None)
+                reader.warnings += [o.warning() for o in orphans if o.member in published]
         return Snapshot(
             plan=plan,
             subjects=plan_subjects,
@@ -189,9 +208,15 @@ class SqlSource:
         with self._connect() as conn:
             return self._orphans(conn)
 
-    def _orphans(self, conn: Connection) -> list[Orphan]:
+    def _orphans(
+        self, conn: Connection, among: Collection[tuple[str, str]] | None = None
+    ) -> list[Orphan]:
+        """The orphan rows of the site, or only among these (doctype, name) members."""
+        query = self._orphan_query(among)
+        if query is None:  # none of `among` is a node or a stage
+            return []
         found = []
-        for row in conn.execute(self._orphan_query()):
+        for row in conn.execute(query):
             name = plain_name(row.name)
             if name is not None:
                 parent = plain_name(row.parent)
@@ -264,14 +289,20 @@ class SqlSource:
         )
         return [reader.override(row) for row in execute(query).mappings()]
 
-    def _orphan_query(self) -> Any:
-        """Rows of every level whose parent link is empty or names a missing row."""
+    def _orphan_query(self, among: Collection[tuple[str, str]] | None) -> Any | None:
+        """Rows of every level (or only these members) whose parent link is empty or names a
+        missing row."""
+        names: dict[str, list[str]] = {}
+        for doctype_name, name in among or ():
+            names.setdefault(doctype_name, []).append(name)
         parts: list[Select[Any]] = []
         links: list[tuple[Doctype, str, Doctype]] = [
             (kind.doctype, link, _PARENT_KIND[kind].doctype) for kind, link in _PARENT_LINK.items()
         ]
         links.append((Doctype.LESSON_STAGE, "parent", Doctype.LESSON))
         for doctype, link, parent_doctype in links:
+            if among is not None and doctype.value not in names:
+                continue
             child = self._table(doctype).alias("c")
             parent = self._table(parent_doctype).alias("p")
             missing = ~exists().where(parent.c.name == child.c[link])
@@ -284,8 +315,10 @@ class SqlSource:
             if doctype in CHILD_TABLES:
                 # Rows of the same child doctype under another parent are not ours.
                 query = query.where(child_kind(child, *CHILD_TABLES[doctype]))
+            if among is not None:
+                query = query.where(child.c.name.in_(names[doctype.value]))
             parts.append(query)
-        return union_all(*parts)
+        return union_all(*parts) if parts else None
 
 
 def _child_of(table: Table, parent: Doctype, field: str, name: str) -> ColumnElement[bool]:

@@ -56,7 +56,6 @@ from sqlalchemy import (
     MetaData,
     Table,
     and_,
-    inspect,
     or_,
     select,
     true,
@@ -202,23 +201,21 @@ class Scanner:
 
     def _discover(self) -> tuple[_Feed, ...]:
         reflected = self.source.tables()  # SourceSchemaError for a missing required table
-        inspector = inspect(self.source.engine)
-        present = set(inspector.get_table_names())
         metadata = MetaData()
         feeds: list[_Feed] = []
         for doctype in Doctype:
             known = reflected.get(doctype)
-            if known is None or doctype.table not in present:
+            columns = self.source.columns(doctype.table)
+            if known is None or columns is None:
                 continue
-            columns = {c["name"] for c in inspector.get_columns(doctype.table)}
             if "modified" not in columns:
                 raise SourceSchemaError(doctype.table, "modified")
             names = [c.name for c in known.c]
             names += [c for c in _STANDARD if c in columns and c not in names]
             table = Table(doctype.table, metadata, *(_column(c) for c in names))
             feeds.append(_Feed(doctype.table, table, "modified", doctype, true()))
-        if DELETED_DOCUMENT in present:
-            columns = {c["name"] for c in inspector.get_columns(DELETED_DOCUMENT)}
+        columns = self.source.columns(DELETED_DOCUMENT)
+        if columns is not None:
             for column in _DELETED_REQUIRED:
                 if column not in columns:
                     raise SourceSchemaError(DELETED_DOCUMENT, column)
