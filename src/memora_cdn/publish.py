@@ -325,8 +325,9 @@ class Publisher:
         starts: a build killed mid-upload re-uploads at most the kind it was in, and the
         index never claims a file that a crash could lose (SPEC §4 step 4).
 
-        After a failure, files already in flight finish and are recorded too, nothing of a
-        later kind starts, and the first error is raised.
+        After a failure, files already in flight finish and are recorded too; after an
+        interrupt, those that landed before it are. Nothing of a later kind starts, and the
+        first error is raised.
         """
         if not documents:
             return
@@ -337,17 +338,23 @@ class Publisher:
                 futures = {pool.submit(self._put, document): document for document in group}
                 landed: list[Document] = []
                 failure: BaseException | None = None
-                for future in as_completed(futures):
-                    if future.cancelled():
-                        continue
-                    error = future.exception()
-                    if error is None:
-                        landed.append(futures[future])
-                    elif failure is None:
-                        failure = error
-                        for pending in futures:
-                            pending.cancel()
-                self._record(store, plan, landed)
+                try:
+                    for future in as_completed(futures):
+                        if future.cancelled():
+                            continue
+                        error = future.exception()
+                        if error is None:
+                            landed.append(futures[future])
+                        elif failure is None:
+                            failure = error
+                            for pending in futures:
+                                pending.cancel()
+                finally:
+                    # Also when interrupted (Ctrl-C, SIGTERM): nothing more of the level
+                    # starts, and what landed is recorded.
+                    for pending in futures:
+                        pending.cancel()
+                    self._record(store, plan, landed)
                 if failure is not None:
                     raise failure
 
