@@ -1,8 +1,9 @@
 """A local folder as the CDN: the embedded default, and what `memora-cdn validate` reads.
 
 Writes are atomic (a temporary file in the same folder, then a rename), made durable together
-by `sync` (one `syncfs` of the root's file system, not an fsync per file; see "Durability" in
-the README), files are readable by everyone (0644), and no key can reach outside the root.
+by `sync` (one `syncfs` of the root's file system, not an fsync per file; the README's
+"Durability of the folder store"), files are readable by everyone (0644), and no key can
+reach outside the root.
 A key is the file's path under the root, segment for segment: the layout keeps every
 segment within a file name's 255 bytes (`core.paths.segment`), and a key that does not
 fit is refused, never stored under another name.
@@ -82,11 +83,11 @@ class FileStore:
         except FileNotFoundError:
             return  # nothing was ever written here
         except OSError as error:
-            raise StoreError("", error.strerror or str(error)) from error
+            raise StoreError("", f"cannot flush {self.root}: {error.strerror}") from error
         try:
             _sync_file_system(fd)
         except OSError as error:
-            raise StoreError("", error.strerror or str(error)) from error
+            raise StoreError("", f"cannot flush {self.root}: {error.strerror}") from error
         finally:
             os.close(fd)
 
