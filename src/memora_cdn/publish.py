@@ -226,6 +226,8 @@ class Publisher:
             previous = Published(listing.content_hash, listing.version, listing.size)
         if latest is not None:
             written.append((latest.key, latest.body))
+        if written:
+            self.store.sync()  # durable before their URLs are purged
         return written
 
     def _schemas(self) -> list[tuple[str, bytes]]:
@@ -307,7 +309,7 @@ class Publisher:
         except PurgeError as error:
             self.state.clear_pending_purges(plan, set(wanted) - set(error.keys))
             return error.report, error
-        self.state.clear_pending_purges(plan, wanted)
+        self.state.clear_pending_purges(plan)  # all purged (no other build adds any: the lock)
         return report, None
 
     def _validate(self, plan: str, documents: Sequence[Document]) -> None:
@@ -325,37 +327,53 @@ class Publisher:
             raise InvalidDocumentsError(plan, problems)
 
     def _upload(self, plan: str, documents: Sequence[Document]) -> None:
-        """Children before parents, one kind at a time; each upload recorded as it lands.
+        """Children before parents, one kind at a time. Each kind's uploads are made durable
+        (`ObjectStore.sync`) and then recorded in one transaction before the next kind
+        starts: a build killed mid-upload re-uploads at most the kind it was in, and the
+        index never claims a file that a crash could lose (SPEC §4 step 4).
 
-        After a failure, files already in flight finish and are recorded too, nothing of a
-        later kind starts, and the first error is raised.
+        After a failure, files already in flight finish and are recorded too; after an
+        interrupt, those that landed before it are. Nothing of a later kind starts, and the
+        first error is raised.
         """
         if not documents:
             return
+        store = self.store.identity
         workers = max(1, min(self.options.upload_concurrency, len(documents)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
             for _, group in groupby(documents, key=lambda d: d.kind.upload_rank):
                 futures = {pool.submit(self._put, document): document for document in group}
+                landed: list[Document] = []
                 failure: BaseException | None = None
-                for future in as_completed(futures):
-                    if future.cancelled():
-                        continue
-                    error = future.exception()
-                    if error is not None:
-                        if failure is None:
+                try:
+                    for future in as_completed(futures):
+                        if future.cancelled():
+                            continue
+                        error = future.exception()
+                        if error is None:
+                            landed.append(futures[future])
+                        elif failure is None:
                             failure = error
                             for pending in futures:
                                 pending.cancel()
-                        continue
-                    document = futures[future]
-                    entry = Published(
-                        document.content_hash, document.version, document.size, document.expires_at
-                    )
-                    self.state.record_upload(
-                        self.store.identity, plan, document.key, entry, self._now()
-                    )
+                finally:
+                    # Also when interrupted (Ctrl-C, SIGTERM): nothing more of the level
+                    # starts, and what landed is recorded.
+                    for pending in futures:
+                        pending.cancel()
+                    self._record(store, plan, landed)
                 if failure is not None:
                     raise failure
+
+    def _record(self, store: str, plan: str, landed: Sequence[Document]) -> None:
+        """Make these uploads durable, then note them in the published index as one batch."""
+        if not landed:
+            return
+        self.store.sync()
+        uploads = [
+            (d.key, Published(d.content_hash, d.version, d.size, d.expires_at)) for d in landed
+        ]
+        self.state.record_uploads(store, plan, uploads, self._now())
 
     def _put(self, document: Document) -> None:
         self.store.put(

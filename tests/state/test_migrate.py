@@ -342,8 +342,8 @@ def test_the_index_of_one_store_says_nothing_about_another(engine: sa.Engine) ->
     state = StateStore(engine)
     state.create_schema()
     entry = Published("a" * 64, 1, 10)
-    state.record_upload("file:///old", "P1", "plans/P1/manifest.json", entry, AT)
-    state.record_upload("s3://bucket/cdn", "P1", "plans/P1/manifest.json", entry, AT)
+    state.record_uploads("file:///old", "P1", [("plans/P1/manifest.json", entry)], AT)
+    state.record_uploads("s3://bucket/cdn", "P1", [("plans/P1/manifest.json", entry)], AT)
 
     assert state.published("file:///new", "P1") == {}
     assert state.publications("file:///new") == []

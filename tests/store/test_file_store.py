@@ -10,6 +10,7 @@ import pytest
 
 from memora_cdn.core import paths
 from memora_cdn.errors import StoreError
+from memora_cdn.store import local
 from memora_cdn.store.base import JSON_CONTENT_TYPE
 from memora_cdn.store.local import FileStore
 
@@ -122,3 +123,30 @@ def test_deleting_missing_keys_is_not_an_error(tmp_path: Path) -> None:
     store = FileStore(tmp_path)
     store.delete(["plans/P/lessons/nope.json"])
     assert store.get("plans/P/lessons/nope.json") is None
+
+
+def test_a_put_into_a_folder_that_a_delete_pruned_creates_it_again(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    put(store, "plans/P/lessons/L1.json", b"1")
+    store.delete(["plans/P/lessons/L1.json"])
+    assert not (tmp_path / "plans").exists()
+    put(store, "plans/P/lessons/L2.json", b"2")
+    assert store.get("plans/P/lessons/L2.json") == b"2"
+
+
+def test_puts_are_flushed_to_disk_by_one_sync_of_the_file_system_not_one_per_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flushed: list[str] = []
+    monkeypatch.setattr(os, "fsync", lambda fd: flushed.append("fsync"))
+    monkeypatch.setattr(os, "fdatasync", lambda fd: flushed.append("fdatasync"))
+    monkeypatch.setattr(
+        local, "_sync_file_system", lambda fd: flushed.append(os.readlink(f"/proc/self/fd/{fd}"))
+    )
+    store = FileStore(tmp_path / "cdn")
+    store.sync()  # nothing written yet: no folder, nothing to flush
+    for n in range(20):
+        put(store, f"plans/P/lessons/L{n}.json")
+    assert flushed == []
+    store.sync()
+    assert flushed == [str(tmp_path / "cdn")]

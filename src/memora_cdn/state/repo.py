@@ -63,6 +63,8 @@ class PlanPublication:
 
 
 _PUBLISHED_UPDATED = ("sha256", "size", "version", "published_at", "expires_at")
+_IN_CHUNK = 500
+"""Values in one `IN (…)` list."""
 
 
 class StateStore:
@@ -122,43 +124,48 @@ class StateStore:
         wanted = sorted(set(keys))
         found: set[tuple[str, str]] = set()
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), 500):
+            for start in range(0, len(wanted), _IN_CHUNK):
                 query = select(published_object.c.plan_id, published_object.c.key).where(
                     published_object.c.store == store,
-                    published_object.c.key.in_(wanted[start : start + 500]),
+                    published_object.c.key.in_(wanted[start : start + _IN_CHUNK]),
                 )
                 found.update((str(row[0]), str(row[1])) for row in conn.execute(query))
         return found
 
-    def record_upload(
-        self, store: str, plan: str, key: str, entry: Published, at: datetime
+    def record_uploads(
+        self, store: str, plan: str, uploads: Sequence[tuple[str, Published]], at: datetime
     ) -> None:
-        """Note one uploaded file at once, so an interrupted build resumes after it."""
-        row = {
-            "store": store,
-            "plan_id": plan,
-            "key": key,
-            "sha256": entry.sha256,
-            "size": entry.size,
-            "version": entry.version,
-            "published_at": at,
-            "expires_at": entry.expires_at,
-        }
+        """Note a batch of uploaded files, (key, entry) each, in one transaction and one
+        statement: a build killed after it resumes past them (SPEC §4 step 4)."""
+        if not uploads:
+            return
+        rows = [
+            {
+                "store": store,
+                "plan_id": plan,
+                "key": key,
+                "sha256": entry.sha256,
+                "size": entry.size,
+                "version": entry.version,
+                "published_at": at,
+                "expires_at": entry.expires_at,
+            }
+            for key, entry in uploads
+        ]
         with self.engine.begin() as conn:
-            statement = upsert(conn.dialect.name, published_object, _PUBLISHED_UPDATED)
-            conn.execute(statement, [row])
+            conn.execute(upsert(conn.dialect.name, published_object, _PUBLISHED_UPDATED), rows)
 
     def record_deletes(self, store: str, plan: str, keys: Sequence[str]) -> None:
+        """Forget deleted keys, in one transaction."""
         if not keys:
             return
         with self.engine.begin() as conn:
-            for start in range(0, len(keys), 500):
-                chunk = list(keys[start : start + 500])
+            for start in range(0, len(keys), _IN_CHUNK):
                 conn.execute(
                     delete(published_object).where(
                         published_object.c.store == store,
                         published_object.c.plan_id == plan,
-                        published_object.c.key.in_(chunk),
+                        published_object.c.key.in_(keys[start : start + _IN_CHUNK]),
                     )
                 )
 
@@ -222,39 +229,48 @@ class StateStore:
         with self.engine.begin() as conn:
             conn.execute(upsert(conn.dialect.name, purge_pending, ("queued_at",)), rows)
 
-    def clear_pending_purges(self, plan: str, keys: Iterable[str]) -> None:
+    def clear_pending_purges(self, plan: str, keys: Iterable[str] | None = None) -> None:
+        """Forget these purged URLs of the plan; all of them when `keys` is None."""
+        if keys is None:
+            with self.engine.begin() as conn:
+                conn.execute(delete(purge_pending).where(purge_pending.c.plan_id == plan))
+            return
         done = sorted(set(keys))
         with self.engine.begin() as conn:
-            for start in range(0, len(done), 500):
+            for start in range(0, len(done), _IN_CHUNK):
                 conn.execute(
                     delete(purge_pending).where(
                         purge_pending.c.plan_id == plan,
-                        purge_pending.c.key.in_(done[start : start + 500]),
+                        purge_pending.c.key.in_(done[start : start + _IN_CHUNK]),
                     )
                 )
 
     # -- plan members -------------------------------------------------------------------
 
     def replace_members(self, plan: str, members: Iterable[tuple[str, str]]) -> None:
-        """Set what the plan's last publish included (the reverse index for deletes)."""
+        """Set what the plan's last publish included (the reverse index for deletes), with
+        a number of statements that does not grow with the plan (only with what left it)."""
         wanted = set(members)
         query = select(plan_member.c.doctype, plan_member.c.name).where(
             plan_member.c.plan_id == plan
         )
         with self.engine.begin() as conn:
             current = {(r.doctype, r.name) for r in conn.execute(query)}
-            gone = current - wanted
-            for doctype, name in gone:
-                conn.execute(
-                    delete(plan_member).where(
-                        plan_member.c.plan_id == plan,
-                        plan_member.c.doctype == doctype,
-                        plan_member.c.name == name,
+            gone: dict[str, list[str]] = {}
+            for doctype, name in sorted(current - wanted):
+                gone.setdefault(doctype, []).append(name)
+            for doctype, names in gone.items():
+                for start in range(0, len(names), _IN_CHUNK):
+                    conn.execute(
+                        delete(plan_member).where(
+                            plan_member.c.plan_id == plan,
+                            plan_member.c.doctype == doctype,
+                            plan_member.c.name.in_(names[start : start + _IN_CHUNK]),
+                        )
                     )
-                )
             new = [{"plan_id": plan, "doctype": d, "name": n} for d, n in sorted(wanted - current)]
-            for start in range(0, len(new), 1000):
-                conn.execute(insert(plan_member), new[start : start + 1000])
+            if new:
+                conn.execute(insert(plan_member), new)
 
     def members(self, plan: str) -> frozenset[tuple[str, str]]:
         """(doctype, name) of everything the plan's last publish included."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
 from typing import Any
 
 from sqlalchemy import (
@@ -150,9 +150,11 @@ schema_version = Table(
 """One row per migration step applied (see `state/migrate.py`)."""
 
 
-def upsert(dialect: str, table: Table, updated: Sequence[str]) -> Insert:
+@functools.cache
+def upsert(dialect: str, table: Table, updated: tuple[str, ...]) -> Insert:
     """An INSERT that updates `updated` columns when the primary key exists: one statement,
-    so concurrent writers never race between an UPDATE that found nothing and an INSERT."""
+    so concurrent writers never race between an UPDATE that found nothing and an INSERT.
+    Built once per dialect and table (building it costs more than running it on a row)."""
     if dialect in ("mysql", "mariadb"):
         statement: Any = mysql.insert(table)
         return statement.on_duplicate_key_update(  # type: ignore[no-any-return]

@@ -20,7 +20,15 @@ class ObjectStore(Protocol):
         bucket and prefix (and endpoint host), never a secret."""
         ...
 
-    def put(self, key: str, body: bytes, *, content_type: str, cache_control: str) -> None: ...
+    def put(self, key: str, body: bytes, *, content_type: str, cache_control: str) -> None:
+        """Store `body` under `key` atomically: a reader finds the old body or the new one,
+        never part of it. Durable once `sync` returns (at once on S3)."""
+        ...
+
+    def sync(self) -> None:
+        """Make every `put` and `delete` so far durable: called before the published index
+        records them, so that the index never claims a file a crash could lose."""
+        ...
 
     def get(self, key: str) -> bytes | None: ...
 

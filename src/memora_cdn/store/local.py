@@ -1,7 +1,9 @@
 """A local folder as the CDN: the embedded default, and what `memora-cdn validate` reads.
 
-Writes are atomic (a temporary file in the same folder, then a rename), files are readable
-by everyone (0644), and no key can reach outside the root, whatever the document names.
+Writes are atomic (a temporary file in the same folder, then a rename), made durable together
+by `sync` (one `syncfs` of the root's file system, not an fsync per file; the README's
+"Durability of the folder store"), files are readable by everyone (0644), and no key can
+reach outside the root.
 A key is the file's path under the root, segment for segment: the layout keeps every
 segment within a file name's 255 bytes (`core.paths.segment`), and a key that does not
 fit is refused, never stored under another name.
@@ -10,6 +12,8 @@ fit is refused, never stored under another name.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -61,14 +65,8 @@ class FileStore:
     def put(self, key: str, body: bytes, *, content_type: str, cache_control: str) -> None:
         path = self.path_of(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=_PARTIAL[0], suffix=_PARTIAL[1])
+            temp = _write_part(path.parent, body)
             try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(body)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.chmod(temp, 0o644)
                 os.replace(temp, path)
             except BaseException:
                 with contextlib.suppress(OSError):
@@ -76,6 +74,22 @@ class FileStore:
                 raise
         except OSError as error:
             raise StoreError(key, error.strerror or str(error)) from error
+
+    def sync(self) -> None:
+        """Flush every write so far to disk: one `syncfs` of the file system holding the
+        root (`sync` where there is no `syncfs`)."""
+        try:
+            fd = os.open(self.root, os.O_RDONLY)
+        except FileNotFoundError:
+            return  # nothing was ever written here
+        except OSError as error:
+            raise StoreError("", f"cannot flush {self.root}: {error.strerror}") from error
+        try:
+            _sync_file_system(fd)
+        except OSError as error:
+            raise StoreError("", f"cannot flush {self.root}: {error.strerror}") from error
+        finally:
+            os.close(fd)
 
     def get(self, key: str) -> bytes | None:
         try:
@@ -134,6 +148,40 @@ class FileStore:
             except OSError:
                 return
             folder = folder.parent
+
+
+def _write_part(folder: Path, body: bytes) -> str:
+    """Write `body` to a new part file in `folder` (created when missing); returns its path."""
+    try:
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=_PARTIAL[0], suffix=_PARTIAL[1])
+    except FileNotFoundError:  # a new folder, or one a delete pruned
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=_PARTIAL[0], suffix=_PARTIAL[1])
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(body)
+            os.fchmod(handle.fileno(), 0o644)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    return temp
+
+
+def _sync_file_system(fd: int) -> None:
+    """syncfs(2) on the file system holding `fd` where the C library has it (Linux), so
+    other file systems are not flushed too; `os.sync()` elsewhere."""
+    syncfs = getattr(_libc(), "syncfs", None)
+    if syncfs is None:
+        os.sync()
+    elif syncfs(fd) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def _too_long(key: str) -> str | None:

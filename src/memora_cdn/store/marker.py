@@ -16,6 +16,7 @@ def write_marker(store: ObjectStore, store_id: str | None = None) -> None:
     """Mark the store: its identity and a random id, written once."""
     body = orjson.dumps({"identity": store.identity, "store_id": store_id or secrets.token_hex(16)})
     store.put(MARKER, body, content_type=JSON_CONTENT_TYPE, cache_control="no-cache")
+    store.sync()
 
 
 def adopt(store: ObjectStore) -> None:

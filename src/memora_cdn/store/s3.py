@@ -133,6 +133,9 @@ class S3Store:
         except (ClientError, BotoCoreError) as error:
             raise StoreError(key, self._detail(error)) from None
 
+    def sync(self) -> None:
+        """Nothing to do: S3 answers a PUT once the object is stored durably."""
+
     def get(self, key: str) -> bytes | None:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self._full(key))
