@@ -240,7 +240,7 @@ def test_state_tables_of_the_previous_release_are_upgraded_in_place(
         if name != "cdn_published_object":
             assert kept[name] == legacy[name], name
     with engine.connect() as conn:
-        assert conn.execute(sa.select(schema_version.c.version)).scalars().all() == [1, 2, 3]
+        assert conn.execute(sa.select(schema_version.c.version)).scalars().all() == [1, 2, 3, 4]
 
     with running(settings) as app:  # a re-run: already upgraded, nothing to upload
         assert app.state.create_schema(store=identity) == migrate.LATEST

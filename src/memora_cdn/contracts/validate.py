@@ -40,7 +40,16 @@ from memora_cdn.core.paths import (
 from memora_cdn.errors import StoreError
 from memora_cdn.store.local import FileStore
 
-__all__ = ["Problem", "check_body", "schema", "schema_body", "validate_document", "validate_tree"]
+__all__ = [
+    "Problem",
+    "check_body",
+    "compile_validators",
+    "schema",
+    "schema_body",
+    "schemas_digest",
+    "validate_document",
+    "validate_tree",
+]
 
 _PACKAGE = "memora_cdn.contracts"
 
@@ -66,6 +75,23 @@ class Problem:
 def schema_body(kind: DocKind) -> bytes:
     """The JSON Schema of one kind of document, as shipped in the package (and published)."""
     return files(_PACKAGE).joinpath(f"{kind.value}.schema.json").read_bytes()
+
+
+@cache
+def schemas_digest() -> str:
+    """SHA-256 over every shipped schema: what a document was validated against. A build
+    trusts the index for unchanged documents only while this is what validated them."""
+    digest = hashlib.sha256()
+    for kind in DocKind:
+        digest.update(f"{kind.value}\n{len(schema_body(kind))}\n".encode())
+        digest.update(schema_body(kind))
+    return digest.hexdigest()
+
+
+def compile_validators() -> None:
+    """Compile every schema's fast check now (once per process; forked builds inherit it)."""
+    for kind in DocKind:
+        _fast_check(kind)
 
 
 @cache

@@ -26,7 +26,7 @@ from memora_cdn.state.schema import metadata, published_object, schema_version
 
 BASELINE = 1
 """The tables of release 0.1.0, which had no `cdn_schema_version`."""
-LATEST = 3
+LATEST = 4
 STORE_MARKERS = 2
 """The version from which the index is keyed by store and stores carry a marker: a store
 published to by an earlier version is marked when its index is upgraded."""
@@ -163,4 +163,13 @@ def _webhook_counts(conn: Connection, store: str | None) -> None:
     """Version 3 adds `cdn_webhook_event` (created with every missing table)."""
 
 
-_STEPS: list[tuple[int, Step]] = [(2, _index_keyed_by_store), (3, _webhook_counts)]
+def _validated_plans(conn: Connection, store: str | None) -> None:
+    """Version 4 adds `cdn_validated_plan` (created with every missing table): with no row,
+    a plan's next build validates every document, as before."""
+
+
+_STEPS: list[tuple[int, Step]] = [
+    (2, _index_keyed_by_store),
+    (3, _webhook_counts),
+    (4, _validated_plans),
+]
