@@ -22,6 +22,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
+from memora_cdn.contracts.validate import compile_validators
 from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.core.render import RenderOptions
 from memora_cdn.errors import (
@@ -51,6 +52,9 @@ from memora_cdn.store.s3 import S3Store, parse_store_url, s3_client
 from memora_cdn.sync.intake import Intake
 from memora_cdn.sync.processor import BatchProcessor
 from memora_cdn.sync.rq_jobs import PlanLock
+
+BUILD_PROCESSES = min(2, os.cpu_count() or 1)
+"""Plans one `sync` builds at a time, each in a process of its own, when several are due."""
 
 
 def make_engine(url: str, setting: str = "database_url") -> Engine:
@@ -205,7 +209,11 @@ class App:
     closers: list[Callable[[], object]] = field(default_factory=list)
     """Network clients the adapters were built with, closed with the app."""
 
-    def processor(self, stop: threading.Event | None = None) -> BatchProcessor:
+    def processor(self, stop: threading.Event | None = None, processes: int = 1) -> BatchProcessor:
+        """The batch processor; with `processes` > 1, due plans are built that many at a
+        time in forked processes (`BUILD_PROCESSES` for a one-shot `sync`)."""
+        if processes > 1:
+            compile_validators()  # once here, inherited by every build process
         return BatchProcessor(
             self.queue,
             self.publisher,
@@ -215,7 +223,17 @@ class App:
             worker_id=self.worker_id,
             clock=self.clock,
             stop=stop,
+            processes=processes,
+            fork_publisher=self._forked_publisher,
         )
+
+    def _forked_publisher(self) -> Publisher:
+        """In a forked build process: a publisher with connections and clients of its own.
+        This app's engines let go of their pools without closing them: the parent is still
+        using those connections."""
+        self.source.engine.dispose(close=False)
+        self.state.engine.dispose(close=False)
+        return build_app(self.settings, self.clock).publisher
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC).replace(tzinfo=None)

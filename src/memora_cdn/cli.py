@@ -197,7 +197,9 @@ def _process(
     )
 
     total = application.queue.stats(application.now()).pending if plans is None else len(plans)
-    processor = application.processor(stop)
+    from memora_cdn.app import BUILD_PROCESSES
+
+    processor = application.processor(stop, processes=BUILD_PROCESSES)
     with (
         _sigterm_interrupts(),
         Progress(
