@@ -42,3 +42,12 @@ def test_help_imports_none_of_the_heavy_libraries(args: tuple[str, ...], tmp_pat
     assert "memora_cdn.cli" in modules  # the importtime lines were read at all
     assert top_level(modules) & set(HEAVY) == set()
     assert "sqlalchemy" not in top_level(modules)
+
+
+def test_status_on_the_embedded_default_imports_none_of_the_libraries_it_does_not_use(
+    tmp_path: Path,
+) -> None:
+    imported_modules("init", cwd=tmp_path)
+    modules = top_level(imported_modules("status", cwd=tmp_path))
+    assert "sqlalchemy" in modules  # it did read the state tables
+    assert modules & {*HEAVY, "httpx"} == set()

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 from redis.backoff import NoBackoff
@@ -36,7 +36,6 @@ from memora_cdn.errors import (
 from memora_cdn.media.signing import make_config_signer
 from memora_cdn.publish import Clock, Publisher, PublishOptions
 from memora_cdn.purge.base import NoPurger, Purger
-from memora_cdn.purge.cloudflare import CloudflarePurger, cloudflare_client
 from memora_cdn.queue.base import PlanQueue, RetryPolicy
 from memora_cdn.queue.fallback import FallbackQueue
 from memora_cdn.queue.redis import RedisQueue
@@ -48,10 +47,11 @@ from memora_cdn.state.repo import StateStore
 from memora_cdn.store.base import ObjectStore
 from memora_cdn.store.local import FileStore
 from memora_cdn.store.marker import adopt
-from memora_cdn.store.s3 import S3Store, parse_store_url, s3_client
 from memora_cdn.sync.intake import Intake
 from memora_cdn.sync.processor import BatchProcessor
-from memora_cdn.sync.rq_jobs import PlanLock
+
+if TYPE_CHECKING:  # boto3, httpx and rq are imported only by the settings that use them
+    from memora_cdn.sync.rq_jobs import PlanLock
 
 BUILD_PROCESSES = min(2, os.cpu_count() or 1)
 """Plans one `sync` builds at a time, each in a process of its own, when several are due."""
@@ -157,6 +157,8 @@ def make_store(settings: Settings, closers: list[Callable[[], object]]) -> tuple
     """The object store, and the prefix its keys carry (purged URLs include it)."""
     if settings.store.startswith("file://"):
         return FileStore(settings.store_path), ""
+    from memora_cdn.store.s3 import S3Store, parse_store_url, s3_client
+
     bucket, prefix = parse_store_url(settings.store)
     client = s3_client(
         settings.s3_endpoint_url,
@@ -176,6 +178,8 @@ def make_purger(settings: Settings, closers: list[Callable[[], object]]) -> Purg
     if not (settings.cloudflare_zone_id and settings.cloudflare_api_token):
         return NoPurger()
     assert settings.cdn_base_url is not None  # checked by Settings
+    from memora_cdn.purge.cloudflare import CloudflarePurger, cloudflare_client
+
     client = cloudflare_client()
     closers.append(client.close)
     return CloudflarePurger(

@@ -21,10 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
-
-import fastjsonschema
-from jsonschema import Draft202012Validator, SchemaError, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from memora_cdn.core.links import VERSION_HEX, link_version, resolve_link
 from memora_cdn.core.paths import (
@@ -39,6 +36,9 @@ from memora_cdn.core.paths import (
 )
 from memora_cdn.errors import StoreError
 from memora_cdn.store.local import FileStore
+
+if TYPE_CHECKING:  # the validators are imported when a document is first checked
+    from jsonschema import Draft202012Validator, ValidationError
 
 __all__ = [
     "Problem",
@@ -97,6 +97,8 @@ def compile_validators() -> None:
 @cache
 def schema(kind: DocKind) -> Mapping[str, Any]:
     """The JSON Schema (draft 2020-12) of one kind of document, as shipped in the package."""
+    from jsonschema import Draft202012Validator
+
     loaded: dict[str, Any] = json.loads(schema_body(kind))
     Draft202012Validator.check_schema(loaded)
     return loaded
@@ -104,12 +106,16 @@ def schema(kind: DocKind) -> Mapping[str, Any]:
 
 @cache
 def _validator(kind: DocKind) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(schema(kind), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 @cache
 def _fast_check(kind: DocKind) -> Callable[[Any], Any]:
     """The schema compiled to Python code: a fast yes/no before the detailed validator."""
+    import fastjsonschema
+
     compiled: Callable[[Any], Any] = fastjsonschema.compile(
         {k: v for k, v in schema(kind).items() if k != "$schema"}
     )
@@ -122,9 +128,11 @@ def validate_document(kind: DocKind, document: Mapping[str, Any], file: str) -> 
     Valid documents (nearly all of them, in a build) pass a compiled check; only a document
     that fails it goes through the full validator that names every problem.
     """
+    from fastjsonschema import JsonSchemaException
+
     try:
         _fast_check(kind)(document)
-    except fastjsonschema.JsonSchemaException:
+    except JsonSchemaException:
         pass
     else:
         return []
@@ -327,6 +335,8 @@ def _parse_body(body: bytes, file: str) -> tuple[Mapping[str, Any] | None, list[
 
 
 def _check_schema(key: str, document: Mapping[str, Any]) -> Iterator[Problem]:
+    from jsonschema import Draft202012Validator, SchemaError
+
     try:
         Draft202012Validator.check_schema(document)
     except SchemaError as exc:
