@@ -53,6 +53,8 @@ from memora_cdn.sync.processor import BatchProcessor
 if TYPE_CHECKING:  # boto3, httpx and rq are imported only by the settings that use them
     from memora_cdn.sync.rq_jobs import PlanLock
 
+_PARENT_POOLS: list[object] = []
+"""In a build process: the connection pools it inherited, never used or closed there."""
 BUILD_PROCESSES = min(2, os.cpu_count() or 1)
 """Plans one `sync` builds at a time, each in a process of its own, when several are due."""
 
@@ -233,10 +235,11 @@ class App:
 
     def _forked_publisher(self) -> Publisher:
         """In a forked build process: a publisher with connections and clients of its own.
-        This app's engines let go of their pools without closing them: the parent is still
-        using those connections."""
-        self.source.engine.dispose(close=False)
-        self.state.engine.dispose(close=False)
+        This app's engines let go of their pools without closing them (the parent is still
+        using those connections), and the pools are kept so that nothing closes them here."""
+        for engine in (self.source.engine, self.state.engine):
+            _PARENT_POOLS.append(engine.pool)
+            engine.dispose(close=False)
         return build_app(self.settings, self.clock).publisher
 
     def now(self) -> datetime:

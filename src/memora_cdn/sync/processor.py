@@ -106,11 +106,12 @@ class BatchProcessor:
         quarantine = getattr(self.queue, "quarantine_corrupt", None)
         if quarantine is not None:
             quarantine(self.now())
-        due = len(plans) if plans is not None else self.queue.stats(self.now()).pending
-        if self.fork_publisher is not None and min(self.processes, due) > 1:
-            with BuildProcesses(min(self.processes, due), self.fork_publisher) as processes:
-                self._run_forked(processes, report, trigger, include_pending, plans, on_outcome)
-            return report
+        if self.fork_publisher is not None and self.processes > 1:
+            due = len(plans) if plans is not None else self.queue.stats(self.now()).pending
+            if min(self.processes, due) > 1:
+                with BuildProcesses(min(self.processes, due), self.fork_publisher) as processes:
+                    self._run_forked(processes, report, trigger, include_pending, plans, on_outcome)
+                return report
         while not self.stop.is_set():
             claims = self.queue.claim(
                 self.worker_id,
