@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 from redis.backoff import NoBackoff
@@ -22,6 +22,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
+from memora_cdn.contracts.validate import compile_validators
 from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.core.render import RenderOptions
 from memora_cdn.errors import (
@@ -36,7 +37,6 @@ from memora_cdn.media.signing import make_config_signer
 from memora_cdn.media.windows import requeue_at
 from memora_cdn.publish import Clock, Publisher, PublishOptions
 from memora_cdn.purge.base import NoPurger, Purger
-from memora_cdn.purge.cloudflare import CloudflarePurger, cloudflare_client
 from memora_cdn.queue.base import PlanQueue, RetryPolicy
 from memora_cdn.queue.fallback import FallbackQueue
 from memora_cdn.queue.redis import RedisQueue
@@ -48,10 +48,16 @@ from memora_cdn.state.repo import StateStore
 from memora_cdn.store.base import ObjectStore
 from memora_cdn.store.local import FileStore
 from memora_cdn.store.marker import adopt
-from memora_cdn.store.s3 import S3Store, parse_store_url, s3_client
 from memora_cdn.sync.intake import Intake
 from memora_cdn.sync.processor import BatchProcessor
-from memora_cdn.sync.rq_jobs import PlanLock
+
+if TYPE_CHECKING:  # boto3, httpx and rq are imported only by the settings that use them
+    from memora_cdn.sync.rq_jobs import PlanLock
+
+_PARENT_POOLS: list[object] = []
+"""In a build process: the connection pools it inherited, never used or closed there."""
+BUILD_PROCESSES = min(2, os.cpu_count() or 1)
+"""Plans one `sync` builds at a time, each in a process of its own, when several are due."""
 
 
 def make_engine(url: str, setting: str = "database_url") -> Engine:
@@ -154,6 +160,8 @@ def make_store(settings: Settings, closers: list[Callable[[], object]]) -> tuple
     """The object store, and the prefix its keys carry (purged URLs include it)."""
     if settings.store.startswith("file://"):
         return FileStore(settings.store_path), ""
+    from memora_cdn.store.s3 import S3Store, parse_store_url, s3_client
+
     bucket, prefix = parse_store_url(settings.store)
     client = s3_client(
         settings.s3_endpoint_url,
@@ -173,6 +181,8 @@ def make_purger(settings: Settings, closers: list[Callable[[], object]]) -> Purg
     if not (settings.cloudflare_zone_id and settings.cloudflare_api_token):
         return NoPurger()
     assert settings.cdn_base_url is not None  # checked by Settings
+    from memora_cdn.purge.cloudflare import CloudflarePurger, cloudflare_client
+
     client = cloudflare_client()
     closers.append(client.close)
     return CloudflarePurger(
@@ -206,7 +216,11 @@ class App:
     closers: list[Callable[[], object]] = field(default_factory=list)
     """Network clients the adapters were built with, closed with the app."""
 
-    def processor(self, stop: threading.Event | None = None) -> BatchProcessor:
+    def processor(self, stop: threading.Event | None = None, processes: int = 1) -> BatchProcessor:
+        """The batch processor; with `processes` > 1, due plans are built that many at a
+        time in forked processes (`BUILD_PROCESSES` for a one-shot `sync`)."""
+        if processes > 1:
+            compile_validators()  # once here, inherited by every build process
         return BatchProcessor(
             self.queue,
             self.publisher,
@@ -216,7 +230,18 @@ class App:
             worker_id=self.worker_id,
             clock=self.clock,
             stop=stop,
+            processes=processes,
+            fork_publisher=self._forked_publisher,
         )
+
+    def _forked_publisher(self) -> Publisher:
+        """In a forked build process: a publisher with connections and clients of its own.
+        This app's engines let go of their pools without closing them (the parent is still
+        using those connections), and the pools are kept so that nothing closes them here."""
+        for engine in (self.source.engine, self.state.engine):
+            _PARENT_POOLS.append(engine.pool)
+            engine.dispose(close=False)
+        return build_app(self.settings, self.clock).publisher
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC).replace(tzinfo=None)

@@ -15,15 +15,11 @@ import sys
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from sqlalchemy.exc import DBAPIError, OperationalError
 
-from memora_cdn.app import App, make_engine, running
 from memora_cdn.core.events import Action
 from memora_cdn.core.model import Orphan, SyncStatus, Trigger
 from memora_cdn.errors import (
@@ -32,17 +28,15 @@ from memora_cdn.errors import (
     PlanNotFoundError,
     UnavailableError,
 )
-from memora_cdn.operations import every_plan, iso, retry_dead_letter, sync_entry_json
-from memora_cdn.publish import PublishResult
-from memora_cdn.settings import Settings, load_settings
-from memora_cdn.state.scan_state import ScanStateStore
-from memora_cdn.store.base import MARKER
-from memora_cdn.store.verify import REPAIR_DELETE_LIMIT
-from memora_cdn.sync.intake import IntakeResult
-from memora_cdn.sync.processor import BatchReport, BuildOutcome
-from memora_cdn.sync.rq_jobs import RqDispatcher
-from memora_cdn.sync.scan import Scanner
-from memora_cdn.sync.worker import Schedule, Worker
+from memora_cdn.store.base import MARKER, REPAIR_DELETE_LIMIT
+
+if TYPE_CHECKING:  # the modules behind the commands are imported by the commands that run
+    from memora_cdn.app import App
+    from memora_cdn.publish import PublishResult
+    from memora_cdn.settings import Settings
+    from memora_cdn.sync.intake import IntakeResult
+    from memora_cdn.sync.processor import BatchReport, BuildOutcome
+    from memora_cdn.sync.scan import Scanner
 
 app = typer.Typer(
     name="memora-cdn",
@@ -100,11 +94,15 @@ def _guarded(function: F) -> Callable[..., None]:
             _fail(str(error), error.exit_code)
         except KeyboardInterrupt:
             _fail(str(Interrupted()), Interrupted.exit_code)
-        except OperationalError as error:
-            unavailable = UnavailableError("the database", _first_line(error.orig))
-            _fail(str(unavailable), unavailable.exit_code)
-        except DBAPIError as error:
-            _fail(f"database error: {_first_line(error.orig)}", 1)
+        except Exception as error:
+            from sqlalchemy.exc import DBAPIError, OperationalError
+
+            if isinstance(error, OperationalError):
+                unavailable = UnavailableError("the database", _first_line(error.orig))
+                _fail(str(unavailable), unavailable.exit_code)
+            elif isinstance(error, DBAPIError):
+                _fail(f"database error: {_first_line(error.orig)}", 1)
+            raise
 
     return guarded
 
@@ -137,8 +135,24 @@ def _root(ctx: typer.Context, config: ConfigOption = None) -> None:
 
 
 def _settings(ctx: typer.Context) -> Settings:
+    from memora_cdn.settings import load_settings
+
     config: Path | None = ctx.find_root().obj
     return load_settings(config)
+
+
+def running(settings: Settings, *, create: bool = False) -> contextlib.AbstractContextManager[App]:
+    """`memora_cdn.app.running`, imported when a command runs (`--help` needs none of it)."""
+    from memora_cdn.app import running as app_running
+
+    return app_running(settings, create=create)
+
+
+def make_engine(url: str) -> Any:
+    """`memora_cdn.app.make_engine`, imported when a command runs."""
+    from memora_cdn.app import make_engine as app_make_engine
+
+    return app_make_engine(url)
 
 
 # -- init -----------------------------------------------------------------------------------
@@ -173,8 +187,18 @@ def _process(
 ) -> BatchReport:
     """Build what is due now (Manual trigger) with a progress bar; failures are retried later
     by the worker, and make the command exit non-zero."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     total = application.queue.stats(application.now()).pending if plans is None else len(plans)
-    processor = application.processor(stop)
+    from memora_cdn.app import BUILD_PROCESSES
+
+    processor = application.processor(stop, processes=BUILD_PROCESSES)
     with (
         _sigterm_interrupts(),
         Progress(
@@ -215,6 +239,8 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 
 def _every_plan(application: App) -> list[str]:
+    from memora_cdn.operations import every_plan
+
     return every_plan(application)
 
 
@@ -225,6 +251,8 @@ def _exit_for(report: BatchReport) -> None:
 
 
 def _print_results(results: Iterable[PublishResult]) -> None:
+    from rich.table import Table
+
     results = list(results)
     table = Table(title=None, show_edge=False)
     widest = max((len(r.plan) for r in results), default=4)
@@ -389,6 +417,9 @@ def notify(
 
 
 def _scanner(application: App) -> Scanner:
+    from memora_cdn.state.scan_state import ScanStateStore
+    from memora_cdn.sync.scan import Scanner
+
     return Scanner(application.source, ScanStateStore(application.state.engine), application.clock)
 
 
@@ -429,6 +460,9 @@ def worker(ctx: typer.Context) -> None:
 
     Example: MEMORA_CDN_BATCH_INTERVAL_MINUTES=1 memora-cdn worker
     """
+    from memora_cdn.sync.rq_jobs import RqDispatcher
+    from memora_cdn.sync.worker import Schedule, Worker
+
     settings = _settings(ctx)
     log.removeHandler(_one_line)  # a long-running process logs everything, with tracebacks
     logging.basicConfig(
@@ -506,6 +540,8 @@ def dead_letter_list(ctx: typer.Context) -> None:
 
     Example: memora-cdn dead-letter list
     """
+    from rich.table import Table
+
     settings = _settings(ctx)
     with running(settings) as application:
         letters = application.queue.dead_letters()
@@ -528,6 +564,8 @@ def dead_letter_retry(
 
     Example: memora-cdn dead-letter retry PLAN-G10-SCI
     """
+    from memora_cdn.operations import retry_dead_letter
+
     settings = _settings(ctx)
     with running(settings) as application:
         if not retry_dead_letter(application, plan):
@@ -699,6 +737,10 @@ def status(
 
     Example: memora-cdn status --json
     """
+    from rich.table import Table
+
+    from memora_cdn.operations import sync_entry_json
+
     settings = _settings(ctx)
     with running(settings) as application:
         publications = application.state.publications(application.store.identity)
@@ -788,6 +830,8 @@ def status(
 
 def _orphans(application: App) -> tuple[list[Orphan] | None, str | None]:
     """The site-wide orphan list (SPEC §2), or why it could not be read."""
+    from sqlalchemy.exc import DBAPIError
+
     try:
         return application.source.orphans(), None
     except MemoraCdnError as error:
@@ -797,6 +841,8 @@ def _orphans(application: App) -> tuple[list[Orphan] | None, str | None]:
 
 
 def _iso(value: Any) -> str | None:
+    from memora_cdn.operations import iso
+
     return iso(value)
 
 

@@ -222,12 +222,14 @@ class Interrupted(MemoraCdnError):
 
     exit_code = 130
 
-    def __init__(self, plan: str | None = None) -> None:
-        self.plan = plan
-        if plan is None:
+    def __init__(self, *plans: str) -> None:
+        self.plans = plans
+        if not plans:
             super().__init__("interrupted")
+        elif len(plans) == 1:
+            super().__init__(f"interrupted: {plans[0]} was put back in the queue")
         else:
-            super().__init__(f"interrupted: {plan} was put back in the queue")
+            super().__init__(f"interrupted: {', '.join(plans)} were put back in the queue")
 
 
 class StoreWipedError(MemoraCdnError):

@@ -7,7 +7,7 @@ adapters (source, state, store), all handed in by the composition root.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -15,7 +15,7 @@ from itertools import groupby
 
 import orjson
 
-from memora_cdn.contracts.validate import check_body, schema_body
+from memora_cdn.contracts.validate import check_body, schema_body, schemas_digest
 from memora_cdn.core import paths
 from memora_cdn.core.access import is_path_segment, resolve
 from memora_cdn.core.catalogue import render_plans
@@ -139,7 +139,9 @@ class Publisher:
         previous = self.state.published(store, plan)
         resolved = resolve(snapshot)
         rendering = render_plan(resolved, previous, int(self.clock()), self.options.render)
-        self._validate(plan, rendering.documents)
+        digest = schemas_digest()
+        validated = previous if self.state.validated_digest(store, plan) == digest else {}
+        self._validate(plan, rendering.documents, validated)
 
         changed = [d for d in rendering.documents if _changed(d, previous.get(d.key))]
         rendered_keys = {d.key for d in rendering.documents}
@@ -148,6 +150,7 @@ class Publisher:
         if stale:
             self.store.delete(stale)
             self.state.record_deletes(store, plan, stale)
+        self.state.record_validated(store, plan, digest, self._now())
         self.state.replace_members(plan, rendering.members)
         written = self._store_files(plan)
         changed_files = [(d.key, d.body) for d in changed] + written
@@ -312,13 +315,23 @@ class Publisher:
         self.state.clear_pending_purges(plan)  # all purged (no other build adds any: the lock)
         return report, None
 
-    def _validate(self, plan: str, documents: Sequence[Document]) -> None:
+    def _validate(
+        self,
+        plan: str,
+        documents: Sequence[Document],
+        validated: Mapping[str, Published] | None = None,
+    ) -> None:
         """Check the bytes to be uploaded, parsed back, so that nothing the encoder changed
-        (a NaN written as null) reaches the store."""
+        (a NaN written as null) reaches the store. A document whose bytes the index holds in
+        `validated` (checked against the current schemas when it was published) is not
+        parsed again."""
         problems: list[str] = []
         limit = self.options.render.shard_max_bytes
+        validated = validated or {}
         for document in documents:
-            problems += [str(p) for p in check_body(document.kind, document.body, document.key)[1]]
+            if _changed(document, validated.get(document.key)):
+                found = check_body(document.kind, document.body, document.key)[1]
+                problems += [str(p) for p in found]
             if document.kind is DocKind.SEARCH_SHARD and document.size > limit:
                 problems.append(
                     f"{document.key}: $: {document.size} bytes, over shard_max_bytes={limit}"

@@ -115,6 +115,53 @@ def test_an_interrupted_sync_puts_the_plan_back_and_the_next_sync_builds_it(
     assert len(cloudflare.purged) > 0  # the purge the interrupt cut short was done
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_sync_building_two_plans_at_once_puts_both_back(
+    purging_demo: FakeCloudflare, signum: signal.Signals
+) -> None:
+    cloudflare = purging_demo
+    plans = [PLAN, "PLAN-G10-LIT"]
+    engine = sa.create_engine("sqlite:///memora.db")
+    with engine.begin() as conn:
+        for plan in plans:
+            conn.execute(
+                sa.text("UPDATE `tabMemora Academic Plan` SET title = 'Renamed' WHERE name = :p"),
+                {"p": plan},
+            )
+    engine.dispose()
+    for plan in plans:
+        assert invoke("notify", "Memora Academic Plan", plan)[0] == 0
+    cloudflare.hang_next(2, seconds=120)  # both builds wait in their purge, one per process
+    process = subprocess.Popen(
+        [sys.executable, "-m", "memora_cdn", "sync"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(lambda: len(cloudflare.calls) == 2, "both builds' purge calls")
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert (process.returncode, out) == (130, "")
+    assert err == f"error: interrupted: {', '.join(sorted(plans))} were put back in the queue\n"
+    status = _status()
+    queue = status["queue"]
+    assert (queue["pending"], queue["processing"], queue["retrying"]) == (2, 0, 0)  # type: ignore[index]
+    latest = {
+        entry["plan_id"]: (entry["status"], entry["error_message"])
+        for entry in status["recent_syncs"][:2]  # type: ignore[index]
+    }
+    assert latest == dict.fromkeys(plans, ("Failed", "interrupted"))
+    code, out, err = invoke("sync")
+    assert code == 0, err
+    latest = {e["plan_id"]: e["status"] for e in _status()["recent_syncs"][:2]}  # type: ignore[index]
+    assert latest == dict.fromkeys(plans, "Success")
+
+
 @pytest.fixture
 def silent_server() -> Iterator[int]:
     """A TCP port that accepts connections and never says a word (a hung database)."""

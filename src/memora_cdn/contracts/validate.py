@@ -21,10 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
-
-import fastjsonschema
-from jsonschema import Draft202012Validator, SchemaError, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from memora_cdn.core.links import VERSION_HEX, link_version, resolve_link
 from memora_cdn.core.paths import (
@@ -40,7 +37,19 @@ from memora_cdn.core.paths import (
 from memora_cdn.errors import StoreError
 from memora_cdn.store.local import FileStore
 
-__all__ = ["Problem", "check_body", "schema", "schema_body", "validate_document", "validate_tree"]
+if TYPE_CHECKING:  # the validators are imported when a document is first checked
+    from jsonschema import Draft202012Validator, ValidationError
+
+__all__ = [
+    "Problem",
+    "check_body",
+    "compile_validators",
+    "schema",
+    "schema_body",
+    "schemas_digest",
+    "validate_document",
+    "validate_tree",
+]
 
 _PACKAGE = "memora_cdn.contracts"
 
@@ -69,8 +78,27 @@ def schema_body(kind: DocKind) -> bytes:
 
 
 @cache
+def schemas_digest() -> str:
+    """SHA-256 over every shipped schema: what a document was validated against. A build
+    trusts the index for unchanged documents only while this is what validated them."""
+    digest = hashlib.sha256()
+    for kind in DocKind:
+        digest.update(f"{kind.value}\n{len(schema_body(kind))}\n".encode())
+        digest.update(schema_body(kind))
+    return digest.hexdigest()
+
+
+def compile_validators() -> None:
+    """Compile every schema's fast check now (once per process; forked builds inherit it)."""
+    for kind in DocKind:
+        _fast_check(kind)
+
+
+@cache
 def schema(kind: DocKind) -> Mapping[str, Any]:
     """The JSON Schema (draft 2020-12) of one kind of document, as shipped in the package."""
+    from jsonschema import Draft202012Validator
+
     loaded: dict[str, Any] = json.loads(schema_body(kind))
     Draft202012Validator.check_schema(loaded)
     return loaded
@@ -78,12 +106,16 @@ def schema(kind: DocKind) -> Mapping[str, Any]:
 
 @cache
 def _validator(kind: DocKind) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(schema(kind), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 @cache
 def _fast_check(kind: DocKind) -> Callable[[Any], Any]:
     """The schema compiled to Python code: a fast yes/no before the detailed validator."""
+    import fastjsonschema
+
     compiled: Callable[[Any], Any] = fastjsonschema.compile(
         {k: v for k, v in schema(kind).items() if k != "$schema"}
     )
@@ -96,9 +128,11 @@ def validate_document(kind: DocKind, document: Mapping[str, Any], file: str) -> 
     Valid documents (nearly all of them, in a build) pass a compiled check; only a document
     that fails it goes through the full validator that names every problem.
     """
+    from fastjsonschema import JsonSchemaException
+
     try:
         _fast_check(kind)(document)
-    except fastjsonschema.JsonSchemaException:
+    except JsonSchemaException:
         pass
     else:
         return []
@@ -301,6 +335,8 @@ def _parse_body(body: bytes, file: str) -> tuple[Mapping[str, Any] | None, list[
 
 
 def _check_schema(key: str, document: Mapping[str, Any]) -> Iterator[Problem]:
+    from jsonschema import Draft202012Validator, SchemaError
+
     try:
         Draft202012Validator.check_schema(document)
     except SchemaError as exc:

@@ -14,6 +14,8 @@ from memora_cdn.core.links import VERSION_HEX, link
 from memora_cdn.core.paths import DocKind
 
 SCHEMA_VERSION = 1
+_STAMPS = frozenset({"schema_version", "version", "generated_at"})
+"""The fields `finalize` writes: never part of the content it is given."""
 
 
 def dumps(value: Any) -> bytes:
@@ -71,17 +73,27 @@ def finalize(
     now: int,
     expires_at: int | None = None,
 ) -> Document:
-    """Stamp a document with its version: unchanged content keeps its version and bytes."""
-    unstamped = {"schema_version": SCHEMA_VERSION, **content}
-    content_hash = sha256_hex(dumps(unstamped))
+    """Stamp a document with its version: unchanged content keeps its version and bytes.
+
+    The content is encoded once: the hashed bytes and the body differ only in the stamp
+    after `schema_version`, exactly as `dumps` writes the stamped document.
+    """
+    if not _STAMPS.isdisjoint(content):
+        raise ValueError(f"{key}: content may not hold {sorted(_STAMPS & set(content))}")
+    encoded = dumps(content)
+    rest = b"}" if encoded == b"{}" else b"," + encoded[1:]
+    head = b'{"schema_version":%d' % SCHEMA_VERSION
+    content_hash = sha256_hex(head + rest)
     version = previous.version if previous and previous.sha256 == content_hash else now
+    generated_at = iso_utc(version)
+    body = head + b',"version":%d,"generated_at":"%s"' % (version, generated_at.encode()) + rest
     stamped = {
         "schema_version": SCHEMA_VERSION,
         "version": version,
-        "generated_at": iso_utc(version),
+        "generated_at": generated_at,
         **content,
     }
-    return Document(key, kind, dumps(stamped), content_hash, version, stamped, expires_at)
+    return Document(key, kind, body, content_hash, version, stamped, expires_at)
 
 
 def versioned_link(from_key: str, document: Document) -> str:

@@ -27,7 +27,7 @@ from memora_cdn.state.schema import metadata, published_object, schema_version, 
 
 BASELINE = 1
 """The tables of release 0.1.0, which had no `cdn_schema_version`."""
-LATEST = 4
+LATEST = 5
 STORE_MARKERS = 2
 """The version from which the index is keyed by store and stores carry a marker: a store
 published to by an earlier version is marked when its index is upgraded."""
@@ -176,8 +176,14 @@ def _purge_failures(conn: Connection, store: str | None) -> None:
     conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column}"))
 
 
+def _validated_plans(conn: Connection, store: str | None) -> None:
+    """Version 5 adds `cdn_validated_plan` (created with every missing table): with no row,
+    a plan's next build validates every document, as before."""
+
+
 _STEPS: list[tuple[int, Step]] = [
     (2, _index_keyed_by_store),
     (3, _webhook_counts),
     (4, _purge_failures),
+    (5, _validated_plans),
 ]

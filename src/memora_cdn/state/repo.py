@@ -22,6 +22,7 @@ from memora_cdn.state.schema import (
     purge_pending,
     sync_log,
     upsert,
+    validated_plan,
     webhook_event,
 )
 
@@ -178,6 +179,11 @@ class StateStore:
                 )
             )
             conn.execute(delete(plan_member).where(plan_member.c.plan_id == plan))
+            conn.execute(
+                delete(validated_plan).where(
+                    validated_plan.c.store == store, validated_plan.c.plan_id == plan
+                )
+            )
 
     def publications(self, store: str) -> list[PlanPublication]:
         query = (
@@ -208,6 +214,25 @@ class StateStore:
             return {str(row[0]): int(row[1]) for row in conn.execute(query)}
 
     # -- purges that failed -------------------------------------------------------------
+
+    def validated_digest(self, store: str, plan: str) -> str | None:
+        """The schema digest every document indexed for the plan was validated against."""
+        query = select(validated_plan.c.schema_digest).where(
+            validated_plan.c.store == store, validated_plan.c.plan_id == plan
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    def record_validated(self, store: str, plan: str, digest: str, at: datetime) -> None:
+        """Note that what the index holds for the plan was validated against `digest`."""
+        statement = upsert(
+            self.engine.dialect.name, validated_plan, ("schema_digest", "validated_at")
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                statement,
+                {"store": store, "plan_id": plan, "schema_digest": digest, "validated_at": at},
+            )
 
     def pending_purges(self, plan: str) -> list[str]:
         query = select(purge_pending.c.key).where(purge_pending.c.plan_id == plan)

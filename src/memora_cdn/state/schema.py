@@ -87,6 +87,18 @@ published_object = Table(
     Index("ix_cdn_published_object_expires", "expires_at"),
 )
 
+validated_plan = Table(
+    "cdn_validated_plan",
+    metadata,
+    Column("store", _STORE, primary_key=True),
+    Column("plan_id", _NAME, primary_key=True),
+    Column("schema_digest", String(64), nullable=False),
+    Column("validated_at", _when(), nullable=False),
+)
+"""Per store and plan: the digest of the JSON Schemas that every document the index holds
+for the plan was validated against (`contracts.validate.schemas_digest`). While it is the
+current digest, a build validates only the documents whose content changed."""
+
 purge_pending = Table(
     "cdn_purge_pending",
     metadata,

@@ -10,6 +10,9 @@ JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 MARKER = ".memora-cdn-store.json"
 """The store's marker object at its root (never a plan key; `list_keys` leaves it out)."""
 
+REPAIR_DELETE_LIMIT = 10
+"""A repair deleting more files than this needs `yes` (`--yes`)."""
+
 
 class ObjectStore(Protocol):
     """Keys are relative to the store root; the store adds its own prefix, if any."""

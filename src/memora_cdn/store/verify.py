@@ -39,12 +39,10 @@ from memora_cdn.core.links import resolve_link
 from memora_cdn.core.paths import DocKind, parse_key, readable, segment
 from memora_cdn.errors import RepairRefusedError, StoreError, StoreListingError
 from memora_cdn.state.repo import StateStore
-from memora_cdn.store.base import MARKER, ObjectStore
+from memora_cdn.store.base import MARKER, REPAIR_DELETE_LIMIT, ObjectStore
 from memora_cdn.store.marker import write_marker
 
 PLANS = "plans/"
-REPAIR_DELETE_LIMIT = 10
-"""A repair deleting more files than this needs `yes` (`--yes`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from memora_cdn.errors import Interrupted, MemoraCdnError
 from memora_cdn.publish import Clock, Publisher, PublishResult
 from memora_cdn.queue.base import Claim, PlanQueue, RetryPolicy
 from memora_cdn.state.repo import StateStore
+from memora_cdn.sync.forked import BuildProcesses, ForkedBuildError, Reply
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ class BuildOutcome:
 
     @property
     def unexpected(self) -> bool:
+        if isinstance(self.exception, ForkedBuildError):
+            return not self.exception.expected
         return self.exception is not None and not isinstance(self.exception, MemoraCdnError)
 
 
@@ -70,7 +73,12 @@ class BatchProcessor:
         worker_id: str,
         clock: Clock,
         stop: threading.Event | None = None,
+        processes: int = 1,
+        fork_publisher: Callable[[], Publisher] | None = None,
     ) -> None:
+        """`processes` > 1 with `fork_publisher`: when several plans are due, build that
+        many at once in forked processes, each with the publisher `fork_publisher` makes
+        there (see `sync/forked.py`)."""
         self.queue = queue
         self.publisher = publisher
         self.state = state
@@ -79,6 +87,8 @@ class BatchProcessor:
         self.worker_id = worker_id
         self.clock = clock
         self.stop = stop or threading.Event()
+        self.processes = processes
+        self.fork_publisher = fork_publisher
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC).replace(tzinfo=None)
@@ -96,6 +106,12 @@ class BatchProcessor:
         quarantine = getattr(self.queue, "quarantine_corrupt", None)
         if quarantine is not None:
             quarantine(self.now())
+        if self.fork_publisher is not None and self.processes > 1:
+            due = len(plans) if plans is not None else self.queue.stats(self.now()).pending
+            if min(self.processes, due) > 1:
+                with BuildProcesses(min(self.processes, due), self.fork_publisher) as processes:
+                    self._run_forked(processes, report, trigger, include_pending, plans, on_outcome)
+                return report
         while not self.stop.is_set():
             claims = self.queue.claim(
                 self.worker_id,
@@ -111,6 +127,70 @@ class BatchProcessor:
             if on_outcome is not None:
                 on_outcome(outcome)
         return report
+
+    def _run_forked(
+        self,
+        processes: BuildProcesses,
+        report: BatchReport,
+        trigger: Trigger,
+        include_pending: bool,
+        plans: Collection[str] | None,
+        on_outcome: Callable[[BuildOutcome], None] | None,
+    ) -> None:
+        """`run` with up to one build per process at a time: claims, leases and their
+        renewal, and the queue's outcome of each build stay here, as in `build`."""
+        in_flight: dict[str, tuple[Claim, int, _Heartbeat]] = {}
+        starting: Claim | None = None
+        """Claimed, not yet handed to a process: an interrupt must still release it."""
+        starting_log: int | None = None
+        try:
+            while True:
+                while processes.idle and not self.stop.is_set():
+                    claims = self.queue.claim(
+                        self.worker_id,
+                        self.now(),
+                        lease_seconds=self.lease_seconds,
+                        include_pending=include_pending,
+                        plans=plans,
+                    )
+                    if not claims:
+                        break
+                    starting, starting_log = claims[0], None
+                    starting_log = log_id = self.state.start_attempt(
+                        starting.plan,
+                        trigger,
+                        self.now(),
+                        retry_count=starting.attempts,
+                        is_fallback=starting.is_fallback,
+                    )
+                    heartbeat = _Heartbeat(self, starting).__enter__()
+                    in_flight[starting.plan] = (starting, log_id, heartbeat)
+                    starting = None
+                    processes.submit(claims[0].plan, log_id)
+                if not processes.busy:
+                    return
+                reply = processes.next_reply()
+                claim, log_id, heartbeat = in_flight.pop(reply.plan)
+                heartbeat.__exit__()
+                outcome = self._outcome(claim, log_id, reply)
+                report.outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+        except KeyboardInterrupt:
+            processes.terminate()
+            if starting is not None:
+                self._interrupted(starting, starting_log)
+            for claim, log_id, heartbeat in in_flight.values():
+                heartbeat.__exit__()
+                self._interrupted(claim, log_id)
+            in_hand = sorted([*in_flight, *([starting.plan] if starting else [])])
+            raise Interrupted(*in_hand) from None
+
+    def _outcome(self, claim: Claim, log_id: int, reply: Reply) -> BuildOutcome:
+        if reply.error is not None:
+            return self._failed(claim, log_id, reply.error)
+        self.queue.complete(claim, self.now())
+        return BuildOutcome(claim.plan, SyncStatus.SUCCESS, result=reply.result)
 
     def build(self, claim: Claim, trigger: Trigger) -> BuildOutcome:
         try:
@@ -145,9 +225,12 @@ class BatchProcessor:
                 self.state.log_finish(log_id, SyncStatus.FAILED, now, error="interrupted")
 
     def _failed(self, claim: Claim, log_id: int, error: Exception) -> BuildOutcome:
-        expected = isinstance(error, MemoraCdnError)
-        message = str(error) if expected else f"{type(error).__name__}: {error}"
-        code = error.exit_code if isinstance(error, MemoraCdnError) else 1
+        if isinstance(error, ForkedBuildError):
+            message, code = error.message, error.exit_code
+        elif isinstance(error, MemoraCdnError):
+            message, code = str(error), error.exit_code
+        else:
+            message, code = f"{type(error).__name__}: {error}", 1
         now = self.now()
         failure = self.queue.fail(claim, message, now, self.policy)
         if failure.dead:
