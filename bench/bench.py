@@ -236,7 +236,13 @@ def edits(site: str, store: Path, lesson: str) -> list[Row]:
         again = measure.no_change(app)
         uploaded = sum(again.files.values())
         rows += [
-            Row("edits", "no_change_s", "no-change re-run (sync --all)", again.seconds, "s"),
+            Row(
+                "edits",
+                "no_change_s",
+                "no-change re-run (sync --all, in process)",
+                again.seconds,
+                "s",
+            ),
             Row(
                 "edits",
                 "no_change_files",

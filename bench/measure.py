@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import shutil
 import statistics
@@ -107,19 +108,37 @@ def cli_env(database_url: str, store: Path, state_url: str | None = None) -> dic
     return env
 
 
+_SPAWN = """
+import json, os, resource, sys, time
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status = os.waitpid(pid, 0)
+seconds = time.perf_counter() - started
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as out:
+    json.dump([os.waitstatus_to_exitcode(status), seconds, usage.ru_utime + usage.ru_stime,
+               usage.ru_maxrss], out)
+"""
+"""Runs a command as its child and writes its exit code, wall time, CPU time and peak RSS.
+
+A child's peak RSS counts the memory of the process that forked it (Linux keeps the larger
+of the two across `exec`): forked from this small process, not from the benchmark's."""
+
+
 def run_cli(args: Sequence[str], env: dict[str, str] | None = None) -> CliRun:
-    """`memora-cdn ARGS` in a subprocess: wall time and its own peak RSS (`wait4`)."""
-    with tempfile.TemporaryFile() as out:
-        started = time.perf_counter()
-        process = subprocess.Popen([str(CLI), *args], env=env, stdout=out, stderr=out)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        output = out.read().decode(errors="replace")
-    if process.returncode:
-        raise RuntimeError(f"memora-cdn {' '.join(args)} exited {process.returncode}: {output}")
-    return CliRun(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output)
+    """`memora-cdn ARGS` in a subprocess: its wall time, CPU time and peak RSS."""
+    with tempfile.TemporaryDirectory() as tmp:
+        usage, log = Path(tmp) / "usage.json", Path(tmp) / "output"
+        with log.open("wb") as out:
+            command = [sys.executable, "-c", _SPAWN, str(usage), str(CLI), *args]
+            subprocess.run(command, env=env, stdout=out, stderr=out, check=True)
+        code, seconds, cpu, peak_kb = json.loads(usage.read_text())
+        output = log.read_text(errors="replace")
+    if code:
+        raise RuntimeError(f"memora-cdn {' '.join(args)} exited {code}: {output}")
+    return CliRun(seconds, cpu, peak_kb / 1024, output)
 
 
 def help_wall(runs: int = 10) -> float:

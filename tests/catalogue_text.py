@@ -153,25 +153,26 @@ class CatalogueText:
                 "video_url": f"{_MEDIA}/video/{lesson}/{number}.mp4",
                 "poster": f"{_MEDIA}/images/{lesson}/{number}.jpg",
                 "duration_seconds": rng.randint(60, 900),
+                "transcript": self._words(rng.randint(2, 16)),
                 "captions": [
                     {"lang": "ar", "url": f"{_MEDIA}/captions/{lesson}/{number}.ar.vtt"},
                     {"lang": "en", "url": f"{_MEDIA}/captions/{lesson}/{number}.en.vtt"},
                 ],
             }
         elif kind is StageType.TEXT:
-            config = {"format": "markdown", "body": self._words(rng.randint(25, 60))}
+            config = {"format": "markdown", "body": self._words(rng.randint(30, 60))}
         elif kind is StageType.QUESTION:
             options = [self._words(rng.randint(2, 4)) for _ in range(4)]
             config = {
-                "prompt": self._words(rng.randint(8, 14)) + "?",
+                "prompt": self._words(rng.randint(10, 18)) + "?",
                 "options": options,
                 "answer": rng.randrange(4),
-                "explanation": self._words(rng.randint(10, 20)),
+                "explanation": self._words(rng.randint(16, 30)),
             }
         else:
             config = {
                 "widget": rng.choice(["drag-and-drop", "matching", "ordering", "slider"]),
-                "items": [self._words(2) for _ in range(rng.randint(3, 6))],
-                "instructions": self._words(rng.randint(6, 12)),
+                "items": [self._words(2) for _ in range(rng.randint(5, 8))],
+                "instructions": self._words(rng.randint(12, 24)),
             }
         return kind, config
