@@ -45,7 +45,7 @@ class Row:
     note: str = ""
 
 
-def options() -> argparse.Namespace:
+def options() -> tuple[argparse.Namespace, Size]:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -68,7 +68,15 @@ def options() -> argparse.Namespace:
         default=measure.STORE_DURABILITY,
         help="the bound's durability (default: the folder store's, %(default)s)",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    size = size_of(args)
+    per_plan, spare = divmod(size.subjects * size.share, size.plans)
+    if spare or not 1 <= per_plan <= size.subjects or size.share > size.plans:
+        parser.error(
+            f"{size.subjects} subjects each shown by {size.share} of {size.plans} plans do not "
+            "give every plan the same number of subjects"
+        )
+    return args, size
 
 
 def size_of(args: argparse.Namespace) -> Size:
@@ -83,8 +91,7 @@ def size_of(args: argparse.Namespace) -> Size:
 
 
 def main() -> None:
-    args = options()
-    size = size_of(args)
+    args, size = options()
     started = datetime.now(UTC)
     work = Path(tempfile.mkdtemp(prefix="memora-bench-", dir=args.workdir))
     try:

@@ -139,7 +139,7 @@ class CatalogueText:
         return f"{label} {number}: {self._words(3)}"
 
     def description(self) -> str:
-        return self._words(self.rng.randint(8, 16))
+        return self._words(self.rng.randint(16, 32))
 
     def stage_title(self, number: int) -> str:
         return f"المرحلة {number}" if self.arabic else f"Stage {number}"
@@ -160,7 +160,7 @@ class CatalogueText:
                 ],
             }
         elif kind is StageType.TEXT:
-            config = {"format": "markdown", "body": self._words(rng.randint(30, 60))}
+            config = {"format": "markdown", "body": self._words(rng.randint(34, 66))}
         elif kind is StageType.QUESTION:
             options = [self._words(rng.randint(2, 4)) for _ in range(4)]
             config = {
