@@ -3,6 +3,7 @@
 
     python3 dev.py demo     # create .venv, install, seed the demo catalogue and publish it
     python3 dev.py test     # create .venv, install, run ruff, mypy --strict and the test suite
+    python3 dev.py bench    # the benchmark suite (bench/bench.py; `--size tiny|medium|xl`)
 
 The virtualenv is (re)installed whenever pyproject.toml changes. Extra arguments after the
 task go to the underlying command (`python3 dev.py test -k access`).
@@ -57,7 +58,7 @@ def ensure_installed() -> None:
 
 def main() -> None:
     task, *rest = sys.argv[1:] or ["help"]
-    if task not in ("demo", "test", "install"):
+    if task not in ("demo", "test", "install", "bench"):
         sys.exit(__doc__)
     ensure_installed()
     if task == "demo":
@@ -67,6 +68,8 @@ def main() -> None:
         run(BIN / "ruff", "format", "--check", "src", "tests", "bench", "dev.py")
         run(BIN / "mypy")
         run(BIN / "pytest", *rest)
+    elif task == "bench":
+        run(BIN / "python", "bench/bench.py", *rest)
 
 
 if __name__ == "__main__":

@@ -23,23 +23,27 @@ loader's defaults. Standard Frappe columns (`creation`, `modified`, `owner`, `do
 column the table lacks is dropped (a drifted site simply has no such data); extra keyword
 arguments name extra columns and must exist.
 
-`build_catalogue(engine, ...)` writes a regular catalogue (every plan owning its own subjects,
-every node with the same number of children) and returns its `CatalogueShape`.
+`build_catalogue(engine, ...)` writes a regular catalogue (every node with the same number of
+children; subjects owned by one plan or shared by several) and returns its `CatalogueShape`:
+with a `seed`, deterministic realistic content (Arabic and English titles, stage configs of
+every type, a share of unpublished lessons) as the benchmark suite measures it.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from memora_cdn.core.model import Doctype, NodeKind
+from catalogue_text import CatalogueText
+from memora_cdn.core.model import Doctype, NodeKind, StageType
 from memora_cdn.source.schema import CHILD_TABLES, content_metadata
 
 __all__ = [
@@ -463,6 +467,12 @@ class CatalogueShape:
     plans: tuple[str, ...]
     nodes_per_plan: Mapping[NodeKind, int]
     stages_per_plan: int
+    """The stages of the first plan (every plan's, when the stage count is fixed)."""
+    subject_plans: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Every subject and the plans that show it, in plan order."""
+    unpublished_lessons: frozenset[str] = frozenset()
+    rows: int = 0
+    """Rows written, in all tables."""
 
     @property
     def total_nodes_per_plan(self) -> int:
@@ -477,45 +487,119 @@ def build_catalogue(
     units: int = 2,
     topics: int = 2,
     lessons: int = 3,
-    stages: int = 2,
+    stages: int | tuple[int, int] = 2,
     scale: int = 1,
     *,
     prefix: str = "",
+    shared_by: int = 1,
+    seed: int | None = None,
+    draft_plans: int = 0,
+    unpublished: float = 0.0,
 ) -> CatalogueShape:
-    """A regular catalogue: each plan owns `subjects × scale` subjects, each node has the given
-    number of children, so `scale` multiplies the nodes of every level. Names are
-    `{prefix}P{p}`, `{prefix}P{p}-S{s}`, `…-T{t}`, `…-U{u}`, `…-TP{tp}`, `…-L{l}`.
+    """A regular catalogue: each plan shows `subjects × scale` subjects, each node has the given
+    number of children (`stages` may be a (fewest, most) range), so `scale` multiplies the nodes
+    of every level. Names are `{prefix}P{p}`, `{prefix}P{p}-S{s}`, `…-T{t}`, `…-U{u}`,
+    `…-TP{tp}`, `…-L{l}`; with `shared_by` > 1 each subject (`{prefix}S{s}`) is shown by that
+    many plans (plan p's i-th subject is number (p × per plan + i) mod subjects + 1).
 
-    The content tables must exist (`create_content_schema`).
+    `seed`: realistic, deterministic content (`catalogue_text`): a third of the subjects in
+    Arabic, stage configs of every type; stage counts in the range, and the `unpublished`
+    share of lessons (never a subject's first five), drawn from it. `draft_plans`
+    unpublished plans (`{prefix}DRAFT{d}`) show the first subjects. The content tables must
+    exist (`create_content_schema`).
     """
-    builder = CatalogueBuilder(engine)
-    plan_names: list[str] = []
     per_plan = subjects * scale
-    for p in range(1, plans + 1):
-        plan = builder.plan(f"{prefix}P{p}", title=f"Plan {p}")
-        plan_names.append(plan)
-        for s in range(1, per_plan + 1):
-            subject = builder.subject(f"{plan}-S{s}", title=f"Subject {s}", sort_order=s)
-            builder.plan_subject(plan, subject, sort_order=s)
-            for t in range(1, tracks + 1):
-                track = builder.track(f"{subject}-T{t}", subject, title=f"Track {t}", sort_order=t)
-                for u in range(1, units + 1):
-                    unit = builder.unit(f"{track}-U{u}", track, title=f"Unit {u}", sort_order=u)
-                    for tp in range(1, topics + 1):
-                        topic = builder.topic(
-                            f"{unit}-TP{tp}", unit, title=f"Topic {tp}", sort_order=tp
+    total = plans * per_plan // shared_by
+    if (
+        shared_by < 1
+        or total * shared_by != plans * per_plan
+        or (shared_by > 1 and total < per_plan)
+    ):
+        raise ValueError(f"{plans} plans × {per_plan} subjects cannot share each by {shared_by}")
+    rng = random.Random(seed)
+    text = CatalogueText(rng) if seed is not None else None
+    fewest, most = stages if isinstance(stages, tuple) else (stages, stages)
+    builder = CatalogueBuilder(engine)
+    plan_names = [f"{prefix}P{p}" for p in range(1, plans + 1)]
+    if shared_by == 1:
+        owned = {f"{plan}-S{s}": (plan,) for plan in plan_names for s in range(1, per_plan + 1)}
+    else:
+        shown: dict[str, list[str]] = defaultdict(list)
+        for p, plan in enumerate(plan_names):
+            for i in range(per_plan):
+                shown[f"{prefix}S{(p * per_plan + i) % total + 1}"].append(plan)
+        owned = {subject: tuple(plan_list) for subject, plan_list in shown.items()}
+    plan_subjects: dict[str, list[str]] = defaultdict(list)
+    for subject, shown_by in owned.items():
+        for plan in shown_by:
+            plan_subjects[plan].append(subject)
+    for p, plan in enumerate(plan_names, start=1):
+        title = text.plan_title(p) if text else f"Plan {p}"
+        builder.plan(plan, title=title)
+        for order, subject in enumerate(plan_subjects[plan], start=1):
+            builder.plan_subject(plan, subject, sort_order=order)
+    for d in range(1, draft_plans + 1):
+        draft = builder.plan(f"{prefix}DRAFT{d}", title=f"Draft {d}", is_published=False)
+        for order, subject in enumerate(list(owned)[:per_plan], start=1):
+            builder.plan_subject(draft, subject, sort_order=order)
+    stage_counts: dict[str, int] = {}
+    hidden: set[str] = set()
+    for number, subject in enumerate(owned, start=1):
+        if text:
+            text.start_subject(number)
+        s = int(subject.rpartition("S")[2])
+        builder.subject(subject, title=text.subject(s) if text else f"Subject {s}", sort_order=s)
+        count = 0
+        for t in range(1, tracks + 1):
+            track = builder.track(
+                f"{subject}-T{t}",
+                subject,
+                title=text.track(t) if text else f"Track {t}",
+                sort_order=t,
+            )
+            for u in range(1, units + 1):
+                unit = builder.unit(
+                    f"{track}-U{u}",
+                    track,
+                    title=text.unit(u) if text else f"Unit {u}",
+                    sort_order=u,
+                )
+                for tp in range(1, topics + 1):
+                    topic = builder.topic(
+                        f"{unit}-TP{tp}",
+                        unit,
+                        title=text.topic(tp) if text else f"Topic {tp}",
+                        sort_order=tp,
+                    )
+                    for ls in range(1, lessons + 1):
+                        name = f"{topic}-L{ls}"
+                        published = count < 5 or not unpublished or rng.random() >= unpublished
+                        if not published:
+                            hidden.add(name)
+                        count += 1
+                        builder.lesson(
+                            name,
+                            topic,
+                            title=text.lesson(count) if text else f"Lesson {ls}",
+                            description=text.description() if text else None,
+                            sort_order=ls,
+                            is_published=published,
                         )
-                        for ls in range(1, lessons + 1):
-                            lesson = builder.lesson(
-                                f"{topic}-L{ls}", topic, title=f"Lesson {ls}", sort_order=ls
+                        n = rng.randint(fewest, most) if most > fewest else fewest
+                        stage_counts[subject] = stage_counts.get(subject, 0) + n
+                        for st in range(1, n + 1):
+                            kind, config = (
+                                text.stage(name, st)
+                                if text
+                                else (StageType.TEXT, {"text": f"Stage {st} of {name}"})
                             )
-                            for st in range(1, stages + 1):
-                                builder.stage(
-                                    lesson,
-                                    title=f"Stage {st}",
-                                    type="Text",
-                                    config={"text": f"Stage {st} of {lesson}"},
-                                )
+                            builder.stage(
+                                name,
+                                title=text.stage_title(st) if text else f"Stage {st}",
+                                type=kind.value,
+                                config=json.dumps(config, ensure_ascii=False) if text else config,
+                            )
+    rows = sum(builder.counts().values())
     builder.insert()
     counts = {
         NodeKind.SUBJECT: per_plan,
@@ -524,8 +608,12 @@ def build_catalogue(
         NodeKind.TOPIC: per_plan * tracks * units * topics,
         NodeKind.LESSON: per_plan * tracks * units * topics * lessons,
     }
+    first = plan_subjects[plan_names[0]] if plan_names else []
     return CatalogueShape(
         plans=tuple(plan_names),
         nodes_per_plan=counts,
-        stages_per_plan=counts[NodeKind.LESSON] * stages,
+        stages_per_plan=sum(stage_counts[subject] for subject in first),
+        subject_plans=owned,
+        unpublished_lessons=frozenset(hidden),
+        rows=rows,
     )

@@ -477,6 +477,22 @@ def test_the_client_uses_adaptive_retries_and_a_pool_as_large_as_the_uploads() -
     assert (config.connect_timeout, config.read_timeout) == (10, 60)
 
 
+def test_a_put_sends_its_body_without_waiting_for_100_continue(
+    s3_server: MotoS3Server, s3_bucket: str
+) -> None:
+    """`Expect: 100-continue` would cost every upload one more round trip to the service."""
+    client = s3_client(s3_server.endpoint, "us-east-1", *TEST_CREDENTIALS, 4)
+    sent: list[dict[str, Any]] = []
+    client.meta.events.register(
+        "before-send.s3.PutObject", lambda request, **_: sent.append(dict(request.headers))
+    )
+    store = S3Store(client, s3_bucket)
+    store.put("plans/P/manifest.json", b"{}", content_type=JSON_CONTENT_TYPE, cache_control=SHORT)
+    assert len(sent) == 1
+    assert "Expect" not in sent[0]
+    assert store.get("plans/P/manifest.json") == b"{}"
+
+
 def test_one_s3_key_without_the_other_is_a_setting_error() -> None:
     with pytest.raises(SettingError) as caught:
         s3_client(None, None, "access", None, 10)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.handlers import add_expect_header
 from more_itertools import chunked
 
 from memora_cdn.core.paths import MAX_KEY_BYTES
@@ -66,7 +67,7 @@ def s3_client(
     )
     # A session per client: boto3's default session is not safe to share between threads.
     session = boto3.session.Session()
-    return session.client(
+    client = session.client(
         "s3",
         endpoint_url=endpoint_url,
         region_name=region,
@@ -74,6 +75,10 @@ def s3_client(
         aws_secret_access_key=secret_key,
         config=config,
     )
+    # botocore sends every PUT body with `Expect: 100-continue` and waits for the answer: one
+    # more round trip per file, for documents far smaller than anything worth refusing early.
+    client.meta.events.unregister("before-call.s3", add_expect_header)
+    return client
 
 
 def parse_store_url(url: str) -> tuple[str, str]:
