@@ -55,6 +55,12 @@ __all__ = ["SERVICES", "count_statements", "service_unavailable"]
 pytest_plugins = ["fakes.redisserver", "fakes.s3server", "fakes.cloudflare"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `slow` run first (in their collected order): under pytest-xdist the long
+    ones then overlap the many short ones instead of leaving one worker busy at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def _reason(error: BaseException) -> str:
     error = getattr(error, "orig", None) or error  # the driver's error, not SQLAlchemy's wrapper
     text = " ".join(str(error).split())

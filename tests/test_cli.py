@@ -318,6 +318,7 @@ def _config(folder: Path, database_url: str) -> Path:
     return config
 
 
+@pytest.mark.slow
 def test_a_failed_rebuild_prints_its_failure_once_and_exits_with_its_code(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,6 +19,8 @@ from memora_cdn.store.base import ObjectStore
 from memora_cdn.store.s3 import s3_client
 from sitekit import Site
 
+pytestmark = pytest.mark.slow
+
 
 class ClosureListener:
     """Wraps the store; after every upload, checks that whatever manifest the store shows
