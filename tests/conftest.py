@@ -240,7 +240,8 @@ def redis_url() -> Iterator[str]:
                 _redis_command(sock, "AUTH", *user, unquote(parts.password))
             if not _redis_command(sock, "PING").startswith(b"+PONG"):
                 raise ConnectionError("no PONG in reply to PING")
-            _redis_command(sock, "SELECT", str(database))  # a worker past the last database
+            # Fails for a worker whose number runs past the server's last database.
+            _redis_command(sock, "SELECT", str(database))
     except (OSError, ValueError) as error:
         service_unavailable("Redis", _reason(error))
     yield url
