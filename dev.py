@@ -67,7 +67,9 @@ def main() -> None:
         run(BIN / "ruff", "check", "src", "tests", "bench", "dev.py")
         run(BIN / "ruff", "format", "--check", "src", "tests", "bench", "dev.py")
         run(BIN / "mypy")
-        run(BIN / "pytest", *rest)
+        # Both cores, each worker with databases of its own (tests/conftest.py); the 15
+        # slowest tests are listed at the end. `-n 0` after the task runs serially.
+        run(BIN / "pytest", "-n", "auto", "--dist", "loadgroup", "--durations=15", *rest)
     elif task == "bench":
         run(BIN / "python", "bench/bench.py", *rest)
 

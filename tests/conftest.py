@@ -11,8 +11,12 @@ dropping one takes a few tens of milliseconds), dropped when the test ends. `db_
 test once per backend, with the ids `sqlite`, `mariadb` and `postgres` and the markers of the
 same names, so `-m "not mariadb and not postgres"` keeps to SQLite.
 
+Under pytest-xdist (`python3 dev.py test` runs `-n auto`) the names above already differ per
+worker process; Redis gives each worker a database of its own (see `redis_url`), and tests
+keep their keys under a `redis_prefix` of their own.
+
 Fixtures: `db_url`, `engine`, `content_engine` (with the SPEC §1 content tables),
-`mariadb_admin`, `postgres_admin`, `redis_url`, `statement_counter`. Helpers:
+`mariadb_admin`, `postgres_admin`, `redis_url`, `redis_prefix`, `statement_counter`. Helpers:
 `service_unavailable(name, reason)`, `count_statements(engine)` (from `catalogue`, with
 `CatalogueBuilder` and `build_catalogue`).
 """
@@ -29,12 +33,14 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pytest
+import redis
 import sqlalchemy as sa
 
 from catalogue import count_statements, create_content_schema
+from memora_cdn.queue.redis_keys import RedisKeys
 from services import (
     CONNECT_TIMEOUT_SECONDS,
     SERVICES,
@@ -47,6 +53,12 @@ __all__ = ["SERVICES", "count_statements", "service_unavailable"]
 # Fixtures of the fake and private servers: private_redis; s3_server, s3_proxy, s3_bucket,
 # s3_direct; cloudflare.
 pytest_plugins = ["fakes.redisserver", "fakes.s3server", "fakes.cloudflare"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `slow` run first (in their collected order): under pytest-xdist the long
+    ones then overlap the many short ones instead of leaving one worker busy at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def _reason(error: BaseException) -> str:
@@ -202,11 +214,23 @@ def _redis_command(sock: socket.socket, *args: str) -> bytes:
     return reply
 
 
+def worker_number() -> int:
+    """This pytest-xdist worker's number (`gw3` → 3); 0 in a run without workers."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    """The Redis URL, after a PING answered with PONG (skips when it is down)."""
+def redis_url() -> Iterator[str]:
+    """The Redis URL, after a PING answered with PONG (skips when it is down).
+
+    Each xdist worker gets a database of its own: the configured one plus the worker's number
+    (gw0 and a run without workers use the configured one). At the end of the session the
+    worker deletes whatever its tests left under its `redis_prefix` keys, and nothing else.
+    """
     service = SERVICES["Redis"]
     parts = urlsplit(service.url)
+    database = int(parts.path.strip("/") or 0) + worker_number()
+    url = urlunsplit(parts._replace(path=f"/{database}"))
     try:
         with socket.create_connection(
             (parts.hostname or "127.0.0.1", parts.port or 6379), timeout=CONNECT_TIMEOUT_SECONDS
@@ -216,9 +240,34 @@ def redis_url() -> str:
                 _redis_command(sock, "AUTH", *user, unquote(parts.password))
             if not _redis_command(sock, "PING").startswith(b"+PONG"):
                 raise ConnectionError("no PONG in reply to PING")
+            # Fails for a worker whose number runs past the server's last database.
+            _redis_command(sock, "SELECT", str(database))
     except (OSError, ValueError) as error:
         service_unavailable("Redis", _reason(error))
-    return service.url
+    yield url
+    _delete_redis_keys(url, RedisKeys(_REDIS_RUN_PREFIX))
+
+
+_REDIS_RUN_PREFIX = f"memora-cdn-test:{os.getpid()}-{secrets.token_hex(3)}:"
+"""Where this process's tests keep their Redis keys (a crashed run's are easy to find)."""
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A Redis key prefix of this test's own, on `redis_url`; its keys are deleted afterwards."""
+    keys = RedisKeys(f"{_REDIS_RUN_PREFIX}{secrets.token_hex(6)}:")
+    yield keys.prefix
+    _delete_redis_keys(redis_url, keys)
+
+
+def _delete_redis_keys(url: str, keys: RedisKeys) -> None:
+    client = redis.Redis.from_url(url, socket_timeout=10)
+    try:
+        leftover = list(client.scan_iter(match=keys.pattern, count=1000))
+        if leftover:
+            client.delete(*leftover)
+    finally:
+        client.close()
 
 
 # -- per-test databases -----------------------------------------------------------------

@@ -308,6 +308,7 @@ def check_bad_value(root: Path, doctype: Doctype, column: str, kind: str, junk: 
     return True
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40,
     deadline=None,

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import typer.main
+from typer.core import TyperGroup
 
 from clirun import invoke
+from memora_cdn.cli import app
 
 
 @pytest.fixture
@@ -138,11 +142,50 @@ def test_a_site_missing_a_required_column_gets_one_line_without_traceback(workdi
     assert "Traceback" not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("command", ["init", "demo", "sync", "rebuild", "validate", "status"])
-def test_every_command_has_help_with_an_example(command: str) -> None:
-    code, out, _ = invoke(command, "--help")
+def _command_paths(group: TyperGroup, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command under `group`, sub-groups' commands included, as the words typed."""
+    found: list[tuple[str, ...]] = []
+    for name, command in group.commands.items():
+        if isinstance(command, TyperGroup):
+            found.extend(_command_paths(command, (*path, name)))
+        else:
+            found.append((*path, name))
+    return found
+
+
+_ROOT = typer.main.get_command(app)
+COMMANDS = _command_paths(_ROOT) if isinstance(_ROOT, TyperGroup) else []
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_the_enumeration_finds_top_level_and_sub_group_commands() -> None:
+    assert {("sync",), ("serve",), ("dead-letter", "list"), ("dead-letter", "clear")} <= set(
+        COMMANDS
+    )
+    assert ("dead-letter",) not in COMMANDS  # a group is not a command of its own
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(command: tuple[str, ...]) -> None:
+    code, out, _ = invoke(*command, "--help")
     assert code == 0
-    assert "Example: memora-cdn " in out
+    examples = [line.strip() for line in out.splitlines() if line.strip().startswith("Example:")]
+    assert examples, f"`memora-cdn {' '.join(command)} --help` shows no example"
+    assert any(f"memora-cdn {' '.join(command)}" in line for line in examples), examples
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_is_in_the_readme_commands_table(command: tuple[str, ...]) -> None:
+    section = README.read_text(encoding="utf-8").split("\n## Commands\n", 1)[1].split("\n## ")[0]
+    first_cells = [
+        re.split(r"(?<!\\)\|", line)[1].strip().strip("`")  # `\|` is a pipe inside a cell
+        for line in section.splitlines()
+        if line.startswith("| `")
+    ]
+    group, *sub = command
+    rows = [cell for cell in first_cells if cell.split()[0] == group]
+    assert rows, f"the README's Commands table has no row for `{group}`"
+    assert all(any(word in row.split() for row in rows) for word in sub), rows
 
 
 def test_commands_on_a_fresh_folder_explain_what_is_missing_and_create_nothing(
@@ -275,6 +318,7 @@ def _config(folder: Path, database_url: str) -> Path:
     return config
 
 
+@pytest.mark.slow
 def test_a_failed_rebuild_prints_its_failure_once_and_exits_with_its_code(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -278,6 +278,7 @@ def test_three_subjects_and_50_lessons_make_one_search_index_with_50_entries(wor
     assert not any("/search/" in key for key in world.keys("P"))
 
 
+@pytest.mark.slow
 def test_501_lessons_shard_the_index_by_subject_with_every_shard_within_100000_bytes(
     world: World,
 ) -> None:
@@ -356,6 +357,7 @@ def test_changing_a_lesson_title_rewrites_also_its_neighbours_and_the_search_ind
     assert world.doc("plans/Y/lessons/U1L1.json")["navigation"]["next"]["title"] == "A new title"
 
 
+@pytest.mark.slow
 def test_changing_a_lesson_title_in_a_sharded_plan_rewrites_its_shard_too(world: World) -> None:
     lessons_in(world, "P", subjects=2, lessons=510)
     world.publish("P")

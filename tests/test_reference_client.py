@@ -25,6 +25,8 @@ from memora_cdn.store.base import ObjectStore
 from refclient import ReferenceClient, Walk
 from sitekit import Site
 
+pytestmark = pytest.mark.slow
+
 PREFIX = "some/prefix"
 ARABIC = "درس الكسور العشرية"
 AWKWARD = [ARABIC, "50% off", "a lesson with spaces", "طويل " * 60]

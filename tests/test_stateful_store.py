@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -32,6 +33,8 @@ from memora_cdn.settings import load_settings
 from memora_cdn.source.schema import content_metadata
 from memora_cdn.store.verify import verify
 from sitekit import Site
+
+pytestmark = pytest.mark.slow
 
 CONTENT = content_metadata()
 PLANS = ("PX", "PY", "PZ")

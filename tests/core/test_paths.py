@@ -197,3 +197,48 @@ def test_distinct_names_give_distinct_segments(names: list[str]) -> None:
 def test_a_large_sample_of_long_names_with_one_start_gives_distinct_segments() -> None:
     names = [f"{'ا' * 60}{n}" for n in range(20_000)] + [f"{'x' * 200}{n}" for n in range(20_000)]
     assert len({segment(name) for name in names}) == len(names)
+
+
+# -- kinds and fixed keys -----------------------------------------------------------------
+
+
+def test_documents_upload_children_first_then_the_manifest_then_the_plans_list() -> None:
+    ranked = sorted(DocKind, key=lambda kind: kind.upload_rank)
+    assert ranked == [
+        DocKind.LESSON,
+        DocKind.UNIT,
+        DocKind.SUBJECT,
+        DocKind.SEARCH_SHARD,
+        DocKind.SEARCH_INDEX,
+        DocKind.MANIFEST,
+        DocKind.PLANS,
+    ]
+
+
+def test_every_kind_has_its_schema_under_schemas_v1() -> None:
+    assert paths.schema_key(DocKind.SEARCH_SHARD) == "schemas/v1/search_shard.schema.json"
+    assert len({paths.schema_key(kind) for kind in DocKind}) == len(DocKind)
+    assert all(paths.schema_key(k).startswith(paths.SCHEMAS_PREFIX) for k in DocKind)
+
+
+@pytest.mark.parametrize(
+    "plan", ["P", "P/1", ARABIC_52, LONG_400], ids=["plain", "slash", "arabic", "400"]
+)
+def test_every_key_of_a_plan_lies_in_its_folder_and_parses_back_to_its_kind(plan: str) -> None:
+    keys = {
+        paths.manifest_key(plan): DocKind.MANIFEST,
+        paths.search_index_key(plan): DocKind.SEARCH_INDEX,
+        paths.subject_key(plan, "S"): DocKind.SUBJECT,
+        paths.unit_key(plan, "U"): DocKind.UNIT,
+        paths.lesson_key(plan, "L"): DocKind.LESSON,
+        paths.search_shard_key(plan, "S"): DocKind.SEARCH_SHARD,
+        paths.search_shard_key(plan, "S", 2): DocKind.SEARCH_SHARD,
+    }
+    for key, kind in keys.items():
+        assert key.startswith(paths.plan_prefix(plan))
+        parsed = parse_key(key)
+        assert parsed is not None, key
+        assert parsed.kind is kind
+        assert parsed.in_plan(plan)
+    assert paths.PLANS_KEY not in keys
+    assert parse_key(paths.PLANS_KEY) is None  # the store's list is no plan's document

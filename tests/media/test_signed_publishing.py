@@ -72,6 +72,7 @@ def test_lessons_carry_signed_urls_and_their_expiry(site: Site) -> None:
     assert "signed_url_expires_at" not in site.doc("plans/P/units/U.json")
 
 
+@pytest.mark.slow
 def test_no_url_in_the_store_ever_has_less_than_the_margin_left(site: Site) -> None:
     worker = Worker(
         site.app.processor(),

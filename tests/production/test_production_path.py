@@ -19,7 +19,7 @@ from memora_cdn.cli import app
 from memora_cdn.source.schema import DELETED_DOCUMENT, content_metadata
 from production.conftest import MariaSite
 
-pytestmark = pytest.mark.mariadb
+pytestmark = [pytest.mark.mariadb, pytest.mark.slow]
 CDN = "https://cdn.example.test"
 PREFIX = "cdn/v1"
 runner = CliRunner()

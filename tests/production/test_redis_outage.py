@@ -14,6 +14,8 @@ from memora_cdn.core.model import Doctype, SyncStatus, Trigger
 from memora_cdn.state.schema import export_queue
 from sitekit import Site
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def site(tmp_path: Path, private_redis: PrivateRedis) -> Iterator[Site]:

@@ -3,6 +3,7 @@ retried, and no manifest ever links a file the store does not have."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -11,10 +12,14 @@ from typing import Any
 import pytest
 
 from fakes.s3server import TEST_CREDENTIALS, S3FaultProxy
+from memora_cdn import app
 from memora_cdn.core.links import resolve_link
 from memora_cdn.core.model import Doctype, SyncStatus, Trigger
 from memora_cdn.store.base import ObjectStore
+from memora_cdn.store.s3 import s3_client
 from sitekit import Site
+
+pytestmark = pytest.mark.slow
 
 
 class ClosureListener:
@@ -63,8 +68,16 @@ def _links(document: Any) -> Iterator[str]:
             yield from _links(item)
 
 
+ATTEMPTS = 3
+"""boto3 attempts per request here (production makes 10): a key that keeps failing is given
+up on after the same exponential backoff, only fewer rounds of it."""
+
+
 @pytest.fixture
-def site(tmp_path: Path, s3_proxy: S3FaultProxy, s3_bucket: str) -> Iterator[Site]:
+def site(
+    tmp_path: Path, s3_proxy: S3FaultProxy, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Site]:
+    monkeypatch.setattr(app, "s3_client", functools.partial(s3_client, max_attempts=ATTEMPTS))
     site = Site(
         tmp_path,
         store=f"s3://{s3_bucket}/cdn",

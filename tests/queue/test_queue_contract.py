@@ -7,7 +7,6 @@ up). Each Redis run has a key prefix of its own, whose keys are deleted afterwar
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -20,7 +19,6 @@ from memora_cdn.app import make_engine
 from memora_cdn.queue.base import PlanQueue, QueueStats, RetryPolicy
 from memora_cdn.queue.fallback import FallbackQueue
 from memora_cdn.queue.redis import RedisQueue
-from memora_cdn.queue.redis_keys import RedisKeys
 from memora_cdn.queue.sql import SqlQueue
 from memora_cdn.state.repo import StateStore
 
@@ -68,13 +66,13 @@ def make_queue(
         yield lambda: SqlQueue(queue_engine)
         return
     url: str = request.getfixturevalue("redis_url")
-    keys = RedisKeys(f"memora-cdn-test:{secrets.token_hex(6)}:")
+    prefix: str = request.getfixturevalue("redis_prefix")  # its keys are deleted afterwards
     clients: list[redis.Redis] = []
 
     def redis_queue() -> RedisQueue:
         client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
         clients.append(client)
-        return RedisQueue(client, prefix=keys.prefix)
+        return RedisQueue(client, prefix=prefix)
 
     def fallback_queue() -> FallbackQueue:
         return FallbackQueue(redis_queue(), SqlQueue(queue_engine, fallback=True))
@@ -82,10 +80,6 @@ def make_queue(
     try:
         yield redis_queue if backend == "redis" else fallback_queue
     finally:
-        if clients:
-            leftover = list(clients[0].scan_iter(match=keys.pattern, count=1000))
-            if leftover:
-                clients[0].delete(*leftover)
         for client in clients:
             client.close()
 

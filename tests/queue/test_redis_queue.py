@@ -9,7 +9,6 @@ and crash it with SIGKILL mid-stream.
 from __future__ import annotations
 
 import json
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -39,12 +38,6 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def _delete_keys(client: redis.Redis, keys: RedisKeys) -> None:
-    leftover = list(client.scan_iter(match=keys.pattern, count=1000))
-    if leftover:
-        client.delete(*leftover)
-
-
 @pytest.fixture
 def client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=10)
@@ -53,11 +46,10 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def prefix(client: redis.Redis) -> Iterator[str]:
-    """A key prefix of this test's own; its keys are deleted afterwards."""
-    keys = RedisKeys(f"memora-cdn-test:{secrets.token_hex(6)}:")
-    yield keys.prefix
-    _delete_keys(client, keys)
+def prefix(redis_prefix: str) -> str:
+    """A key prefix of this test's own (conftest's `redis_prefix`); its keys are deleted
+    afterwards."""
+    return redis_prefix
 
 
 # -- key layout ---------------------------------------------------------------------------

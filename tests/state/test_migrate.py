@@ -201,6 +201,7 @@ def rows(engine: sa.Engine, table: str) -> list[dict[str, Any]]:
         return sorted((dict(row) for row in found), key=repr)
 
 
+@pytest.mark.slow
 def test_state_tables_of_the_previous_release_are_upgraded_in_place(
     engine: sa.Engine, db_url: str, tmp_path: Path, no_settings_env: None
 ) -> None:

@@ -3,7 +3,6 @@ queue with no lease left, its log row Failed "interrupted", and the next run bui
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
         site = Site(
             tmp_path,
             redis_url=request.getfixturevalue("redis_url"),
-            redis_prefix=f"memora-cdn-test:{secrets.token_hex(6)}:",
+            redis_prefix=request.getfixturevalue("redis_prefix"),
         )
     try:
         yield site

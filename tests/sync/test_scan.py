@@ -671,6 +671,7 @@ def _scenario(engine: sa.Engine, prefix: str) -> tuple[list[int], list[ScanResul
     return counts, results
 
 
+@pytest.mark.slow
 def test_statements_per_scan_are_bounded_and_independent_of_the_catalogue_size(
     content_engine: sa.Engine,
 ) -> None:
