@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import shutil
@@ -296,20 +295,9 @@ def bound(store: Path, target: Path, durability: str, threads: int) -> Bound:
         for items in groups.values():
             list(pool.map(lambda item: write(*item), items))
             if durability == "batch":
-                _syncfs(target)
+                local.FileStore(target).sync()
     seconds = time.perf_counter() - started
     return Bound(seconds, len(written), sum(map(len, written.values())), written == originals)
-
-
-def _syncfs(folder: Path) -> None:
-    """Flush the file system holding `folder` (Linux `syncfs`; `sync` elsewhere)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if not hasattr(libc, "syncfs") or libc.syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
 
 
 def tree_size(store: Path) -> tuple[int, int]:

@@ -23,6 +23,10 @@ from memora_cdn.core.paths import MAX_KEY_BYTES, MAX_NAME_BYTES
 from memora_cdn.errors import StoreError
 from memora_cdn.store.base import MARKER
 
+DURABILITY = "batch"
+"""Atomic writes without an fsync each, made durable together by `sync` (the bench's bound
+writes with the same durability)."""
+
 _PARTIAL = (".tmp-", ".part")
 """A file being written is named `.tmp-….part` until it is renamed over its key."""
 
