@@ -230,7 +230,7 @@ def test_the_dashboard_lists_signed_urls_expiring_soon_and_purges_pending(
         key = f"plans/{plan}/lessons/LES-00001.json"
         entry = site.state.published(store, plan)[key]
         expires = int(site.clock()) + seconds
-        site.state.record_upload(store, plan, key, replace(entry, expires_at=expires), now)
+        site.state.record_uploads(store, plan, [(key, replace(entry, expires_at=expires))], now)
     site.state.add_pending_purges(
         "PLAN-G12-SCI", ["plans/PLAN-G12-SCI/manifest.json", "plans/PLAN-G12-SCI/x.json"], now
     )

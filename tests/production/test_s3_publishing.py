@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from fakes.s3server import TEST_CREDENTIALS, S3FaultProxy
-from memora_cdn import app
 from memora_cdn.core.links import resolve_link
 from memora_cdn.core.model import Doctype, SyncStatus, Trigger
+from memora_cdn.store import s3
 from memora_cdn.store.base import ObjectStore
 from memora_cdn.store.s3 import s3_client
 from sitekit import Site
@@ -77,7 +77,9 @@ up on after the same exponential backoff, only fewer rounds of it."""
 def site(
     tmp_path: Path, s3_proxy: S3FaultProxy, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Site]:
-    monkeypatch.setattr(app, "s3_client", functools.partial(s3_client, max_attempts=ATTEMPTS))
+    monkeypatch.setattr(
+        s3, "s3_client", functools.partial(s3_client, max_attempts=ATTEMPTS)
+    )  # the app imports it when it builds an S3 store
     site = Site(
         tmp_path,
         store=f"s3://{s3_bucket}/cdn",

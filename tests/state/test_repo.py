@@ -35,11 +35,11 @@ def at(seconds: int) -> datetime:
 def test_an_upload_recorded_twice_keeps_the_latest_entry_on_that_store_only(
     state: StateStore,
 ) -> None:
-    state.record_upload(A, "P", "plans/P/manifest.json", Published("a" * 64, 1, 10), NOW)
-    state.record_upload(
-        A, "P", "plans/P/manifest.json", Published("b" * 64, 2, 20, expires_at=99), at(5)
+    state.record_uploads(A, "P", [("plans/P/manifest.json", Published("a" * 64, 1, 10))], NOW)
+    state.record_uploads(
+        A, "P", [("plans/P/manifest.json", Published("b" * 64, 2, 20, expires_at=99))], at(5)
     )
-    state.record_upload(B, "P", "plans/P/manifest.json", Published("c" * 64, 3, 30), NOW)
+    state.record_uploads(B, "P", [("plans/P/manifest.json", Published("c" * 64, 3, 30))], NOW)
     assert state.published(A, "P") == {"plans/P/manifest.json": Published("b" * 64, 2, 20, 99)}
     assert state.published(B, "P") == {"plans/P/manifest.json": Published("c" * 64, 3, 30)}
     assert state.published(A, "Q") == {}
@@ -48,9 +48,9 @@ def test_an_upload_recorded_twice_keeps_the_latest_entry_on_that_store_only(
 
 def test_holders_finds_keys_past_the_first_chunk_of_500(state: StateStore) -> None:
     wanted = [f"plans/P/lessons/L{n:04}.json" for n in range(600)]
-    state.record_upload(A, "P", wanted[0], Published("a" * 64, 1), NOW)
-    state.record_upload(A, "Q", wanted[599], Published("a" * 64, 1), NOW)
-    state.record_upload(B, "P", wanted[300], Published("a" * 64, 1), NOW)
+    state.record_uploads(A, "P", [(wanted[0], Published("a" * 64, 1))], NOW)
+    state.record_uploads(A, "Q", [(wanted[599], Published("a" * 64, 1))], NOW)
+    state.record_uploads(B, "P", [(wanted[300], Published("a" * 64, 1))], NOW)
     assert state.holders(A, [*wanted, wanted[0]]) == {("P", wanted[0]), ("Q", wanted[599])}
     assert state.holders(A, []) == set()
 
@@ -62,7 +62,7 @@ def test_deletes_and_forgetting_a_plan_touch_only_that_plan_on_that_store(
         for plan in ("P", "Q"):
             for name in ("manifest", "search_index"):
                 key = f"plans/{plan}/{name}.json"
-                state.record_upload(store, plan, key, Published("a" * 64, 1), NOW)
+                state.record_uploads(store, plan, [(key, Published("a" * 64, 1))], NOW)
     state.replace_members("P", [(LESSON, "L1")])
     state.replace_members("Q", [(LESSON, "L1")])
 
@@ -79,10 +79,10 @@ def test_deletes_and_forgetting_a_plan_touch_only_that_plan_on_that_store(
 
 
 def test_publications_sum_files_and_bytes_per_plan_of_one_store(state: StateStore) -> None:
-    state.record_upload(A, "Q", "plans/Q/manifest.json", Published("a" * 64, 1, 100), at(1))
-    state.record_upload(A, "P", "plans/P/manifest.json", Published("a" * 64, 1, 10), at(2))
-    state.record_upload(A, "P", "plans/P/search_index.json", Published("a" * 64, 1, 5), at(9))
-    state.record_upload(B, "P", "plans/P/manifest.json", Published("a" * 64, 1, 7), at(30))
+    state.record_uploads(A, "Q", [("plans/Q/manifest.json", Published("a" * 64, 1, 100))], at(1))
+    state.record_uploads(A, "P", [("plans/P/manifest.json", Published("a" * 64, 1, 10))], at(2))
+    state.record_uploads(A, "P", [("plans/P/search_index.json", Published("a" * 64, 1, 5))], at(9))
+    state.record_uploads(B, "P", [("plans/P/manifest.json", Published("a" * 64, 1, 7))], at(30))
     assert state.publications(A) == [
         PlanPublication("P", files=2, bytes=15, last_published_at=at(9)),
         PlanPublication("Q", files=1, bytes=100, last_published_at=at(1)),
@@ -94,13 +94,13 @@ def test_expiring_plans_are_those_with_a_signed_url_ending_before_the_horizon(
     state: StateStore,
 ) -> None:
     def upload(plan: str, key: str, expires_at: int | None) -> None:
-        state.record_upload(A, plan, key, Published("a" * 64, 1, 1, expires_at), NOW)
+        state.record_uploads(A, plan, [(key, Published("a" * 64, 1, 1, expires_at))], NOW)
 
     upload("P", "plans/P/lessons/L1.json", 1_000)
     upload("P", "plans/P/lessons/L2.json", 5_000)
     upload("Q", "plans/Q/lessons/L1.json", 4_000)
     upload("R", "plans/R/lessons/L1.json", None)
-    state.record_upload(B, "S", "plans/S/lessons/L1.json", Published("a" * 64, 1, 1, 10), NOW)
+    state.record_uploads(B, "S", [("plans/S/lessons/L1.json", Published("a" * 64, 1, 1, 10))], NOW)
     assert state.expiring_plans(A, before=4_000) == {"P": 1_000}
     assert state.expiring_plans(A, before=4_001) == {"P": 1_000, "Q": 4_000}
 
