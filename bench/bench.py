@@ -182,7 +182,7 @@ def run(args: argparse.Namespace, size: Size, work: Path) -> tuple[list[Row], di
                 over <= 1.3,
             ),
         ]
-    statements = measure.statements_per_build(site, plans[0], work / "statements")
+    first, statements = measure.statements_per_build(site, plans, work / "statements")
     rows.append(
         Row(
             "build",
@@ -192,6 +192,7 @@ def run(args: argparse.Namespace, size: Size, work: Path) -> tuple[list[Row], di
             "",
             "≤ 50",
             statements <= 50,
+            f"the first build of a process: {first} (it also reads the tables' columns once)",
         )
     )
     rows += edits(site, store, lesson)
