@@ -23,7 +23,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from catalogue import CatalogueShape, build_catalogue, count_statements, create_content_schema
-from memora_cdn.app import App, build_app
+from memora_cdn.app import BUILD_PROCESSES, App, build_app
 from memora_cdn.core.documents import dumps, sha256_hex
 from memora_cdn.core.model import Trigger
 from memora_cdn.operations import every_plan
@@ -174,7 +174,7 @@ def sync(app: App, plans: Sequence[str] | None = None) -> Sync:
     started = time.perf_counter()
     if plans is not None:
         app.intake.queue_plans(plans, trigger=Trigger.MANUAL)
-    report = app.processor().run(Trigger.MANUAL)
+    report = app.processor(processes=BUILD_PROCESSES).run(Trigger.MANUAL)
     seconds = time.perf_counter() - started
     if report.failed:
         raise RuntimeError(f"build failed: {[(o.plan, o.error) for o in report.failed]}")

@@ -113,13 +113,7 @@ class BatchProcessor:
                     self._run_forked(processes, report, trigger, include_pending, plans, on_outcome)
                 return report
         while not self.stop.is_set():
-            claims = self.queue.claim(
-                self.worker_id,
-                self.now(),
-                lease_seconds=self.lease_seconds,
-                include_pending=include_pending,
-                plans=plans,
-            )
+            claims = self._claim_one(include_pending, plans)
             if not claims:
                 break
             outcome = self.build(claims[0], trigger)
@@ -127,6 +121,17 @@ class BatchProcessor:
             if on_outcome is not None:
                 on_outcome(outcome)
         return report
+
+    def _claim_one(self, include_pending: bool, plans: Collection[str] | None) -> list[Claim]:
+        """Claim the next due plan (of `plans`, when given) under a lease of our own."""
+        return self.queue.claim(
+            self.worker_id,
+            self.now(),
+            lease_seconds=self.lease_seconds,
+            include_pending=include_pending,
+            plans=plans,
+            limit=1,
+        )
 
     def _run_forked(
         self,
@@ -146,13 +151,7 @@ class BatchProcessor:
         try:
             while True:
                 while processes.idle and not self.stop.is_set():
-                    claims = self.queue.claim(
-                        self.worker_id,
-                        self.now(),
-                        lease_seconds=self.lease_seconds,
-                        include_pending=include_pending,
-                        plans=plans,
-                    )
+                    claims = self._claim_one(include_pending, plans)
                     if not claims:
                         break
                     starting, starting_log = claims[0], None
