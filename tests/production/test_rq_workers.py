@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,81 +63,76 @@ def run_rq_workers(site: Site, redis_url: str, count: int) -> list[str]:
     return outputs
 
 
-def test_two_rq_workers_build_twenty_plans_once_per_batch(
-    tmp_path: Path, private_redis: PrivateRedis
-) -> None:
+@pytest.fixture
+def site(tmp_path: Path, private_redis: PrivateRedis) -> Iterator[Site]:
+    """A site on a private Redis, its state in SQLite (shared with the RQ worker processes)."""
     site = Site(
         tmp_path,
         state_database_url=f"sqlite:///{tmp_path / 'site.db'}",
         redis_url=private_redis.url,
     )
     try:
-        plans = catalogue(site, 20)
-        assert site.app.redis is not None
-        dispatcher = RqDispatcher(
-            site.app.redis,
-            site.app.queue,
-            worker_id="scheduler",
-            lease_seconds=300,
-            now=site.app.now,
-        )
-        for batch in (1, 2):
-            site.clock.now = time.time()  # the RQ workers run on the real clock
-            site.app.intake.queue_plans(plans, trigger=Trigger.SCHEDULER)
-            sent = dispatcher.dispatch(Trigger.SCHEDULER)
-            assert sorted(sent.enqueued) == plans, (batch, sent)
-            # Queued again before the workers ran: one job per plan, never two.
-            site.app.intake.queue_plans(plans, trigger=Trigger.SCHEDULER)
-            assert dispatcher.dispatch(Trigger.SCHEDULER).enqueued == ()
-            outputs = run_rq_workers(site, private_redis.url, 2)
-            built = site.successful_builds()
-            assert sorted(built) == plans
-            assert all(len(spans) == batch for spans in built.values()), built
-            assert all("Job OK" in output for output in outputs), "both workers took jobs"
-            # The queue's dirty marks bring every plan back once for the next batch.
-            site.clock.now = time.time()
-            leftovers = site.app.queue.claim("test", site.app.now(), lease_seconds=60, limit=50)
-            for claim in leftovers:
-                site.app.queue.complete(claim, site.app.now())
-        for spans in site.successful_builds().values():
-            ordered = sorted(spans)
-            for (_, end), (start, _) in itertools.pairwise(ordered):
-                assert end <= start, "two builds of one plan overlapped"
-        site.assert_store_equals_fresh_export()
+        yield site
     finally:
         site.close()
+
+
+def scheduler(site: Site) -> RqDispatcher:
+    assert site.app.redis is not None
+    return RqDispatcher(
+        site.app.redis, site.app.queue, worker_id="scheduler", lease_seconds=300, now=site.app.now
+    )
+
+
+def test_two_rq_workers_build_twenty_plans_once_per_batch(
+    site: Site, private_redis: PrivateRedis
+) -> None:
+    plans = catalogue(site, 20)
+    dispatcher = scheduler(site)
+    for batch in (1, 2):
+        site.clock.now = time.time()  # the RQ workers run on the real clock
+        site.app.intake.queue_plans(plans, trigger=Trigger.SCHEDULER)
+        sent = dispatcher.dispatch(Trigger.SCHEDULER)
+        assert sorted(sent.enqueued) == plans, (batch, sent)
+        # Queued again before the workers ran: one job per plan, never two.
+        site.app.intake.queue_plans(plans, trigger=Trigger.SCHEDULER)
+        assert dispatcher.dispatch(Trigger.SCHEDULER).enqueued == ()
+        outputs = run_rq_workers(site, private_redis.url, 2)
+        built = site.successful_builds()
+        assert sorted(built) == plans
+        assert all(len(spans) == batch for spans in built.values()), built
+        assert all("Job OK" in output for output in outputs), "both workers took jobs"
+        # The queue's dirty marks bring every plan back once for the next batch.
+        site.clock.now = time.time()
+        leftovers = site.app.queue.claim("test", site.app.now(), lease_seconds=60, limit=50)
+        for claim in leftovers:
+            site.app.queue.complete(claim, site.app.now())
+    for spans in site.successful_builds().values():
+        ordered = sorted(spans)
+        for (_, end), (start, _) in itertools.pairwise(ordered):
+            assert end <= start, "two builds of one plan overlapped"
+    site.assert_store_equals_fresh_export()
 
 
 def test_a_plan_whose_job_still_waits_is_put_back_and_one_whose_job_ended_is_enqueued_again(
-    tmp_path: Path, private_redis: PrivateRedis
+    site: Site,
 ) -> None:
-    site = Site(
-        tmp_path,
-        state_database_url=f"sqlite:///{tmp_path / 'site.db'}",
-        redis_url=private_redis.url,
-    )
-    try:
-        [plan] = catalogue(site, 1)
-        assert site.app.redis is not None
-        dispatcher = RqDispatcher(
-            site.app.redis, site.app.queue, worker_id="w", lease_seconds=300, now=site.app.now
-        )
-        waiting = dispatcher.rq.enqueue(print, job_id=job_id(plan))  # an earlier build's job
+    [plan] = catalogue(site, 1)
+    dispatcher = scheduler(site)
+    waiting = dispatcher.rq.enqueue(print, job_id=job_id(plan))  # an earlier build's job
 
-        site.app.intake.queue_plans([plan], trigger=Trigger.SCHEDULER)
-        sent = dispatcher.dispatch(Trigger.SCHEDULER)
+    site.app.intake.queue_plans([plan], trigger=Trigger.SCHEDULER)
+    sent = dispatcher.dispatch(Trigger.SCHEDULER)
 
-        assert (sent.enqueued, sent.put_back) == ((), (plan,))
-        assert dispatcher.rq.job_ids == [waiting.id]
-        assert site.app.queue.stats(site.app.now()).pending == 1, "released, not dropped"
+    assert (sent.enqueued, sent.put_back) == ((), (plan,))
+    assert dispatcher.rq.job_ids == [waiting.id]
+    assert site.app.queue.stats(site.app.now()).pending == 1, "released, not dropped"
 
-        waiting.set_status(JobStatus.FINISHED)
-        dispatcher.rq.remove(waiting)
-        sent = dispatcher.dispatch(Trigger.SCHEDULER)
+    waiting.set_status(JobStatus.FINISHED)
+    dispatcher.rq.remove(waiting)
+    sent = dispatcher.dispatch(Trigger.SCHEDULER)
 
-        assert (sent.enqueued, sent.put_back) == ((plan,), ())
-        [job] = dispatcher.rq.jobs
-        assert job.id == job_id(plan)
-        assert job.args[0] == plan
-    finally:
-        site.close()
+    assert (sent.enqueued, sent.put_back) == ((plan,), ())
+    [job] = dispatcher.rq.jobs
+    assert job.id == job_id(plan)
+    assert job.args[0] == plan

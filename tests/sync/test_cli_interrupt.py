@@ -62,20 +62,22 @@ def _wait_for(condition: object, what: str, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_an_interrupted_sync_puts_the_plan_back_and_the_next_sync_builds_it(
-    purging_demo: FakeCloudflare, signum: signal.Signals
-) -> None:
-    cloudflare = purging_demo
+def _interrupted_sync(
+    cloudflare: FakeCloudflare, plans: list[str], signum: signal.Signals
+) -> tuple[int, str, str]:
+    """Rename the plans and queue them; run `sync` until each build waits in its purge (one
+    per build process), then send `signum`: the exit status, stdout and stderr."""
     engine = sa.create_engine("sqlite:///memora.db")
     with engine.begin() as conn:
-        conn.execute(
-            sa.text("UPDATE `tabMemora Academic Plan` SET title = 'Renamed' WHERE name = :plan"),
-            {"plan": PLAN},
-        )
+        for plan in plans:
+            conn.execute(
+                sa.text("UPDATE `tabMemora Academic Plan` SET title = 'Renamed' WHERE name = :p"),
+                {"p": plan},
+            )
     engine.dispose()
-    assert invoke("notify", "Memora Academic Plan", PLAN)[1] == f"Queued: {PLAN}\n"
-    cloudflare.hang_next(1, seconds=120)  # the build waits in its purge until interrupted
+    for plan in plans:
+        assert invoke("notify", "Memora Academic Plan", plan)[1] == f"Queued: {plan}\n"
+    cloudflare.hang_next(len(plans), seconds=120)  # each build waits in its purge
     process = subprocess.Popen(
         [sys.executable, "-m", "memora_cdn", "sync"],
         stdout=subprocess.PIPE,
@@ -83,14 +85,23 @@ def test_an_interrupted_sync_puts_the_plan_back_and_the_next_sync_builds_it(
         text=True,
     )
     try:
-        _wait_for(lambda: cloudflare.calls, "the build's purge call")
+        _wait_for(lambda: len(cloudflare.calls) == len(plans), "the builds' purge calls")
         process.send_signal(signum)
         out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert (process.returncode, out) == (130, "")
+    return process.returncode, out, err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_sync_puts_the_plan_back_and_the_next_sync_builds_it(
+    purging_demo: FakeCloudflare, signum: signal.Signals
+) -> None:
+    cloudflare = purging_demo
+    returncode, out, err = _interrupted_sync(cloudflare, [PLAN], signum)
+    assert (returncode, out) == (130, "")
     assert err == f"error: interrupted: {PLAN} was put back in the queue\n"
     status = _status()
     assert status["queue"] == {
@@ -121,32 +132,8 @@ def test_an_interrupted_sync_building_two_plans_at_once_puts_both_back(
 ) -> None:
     cloudflare = purging_demo
     plans = [PLAN, "PLAN-G10-LIT"]
-    engine = sa.create_engine("sqlite:///memora.db")
-    with engine.begin() as conn:
-        for plan in plans:
-            conn.execute(
-                sa.text("UPDATE `tabMemora Academic Plan` SET title = 'Renamed' WHERE name = :p"),
-                {"p": plan},
-            )
-    engine.dispose()
-    for plan in plans:
-        assert invoke("notify", "Memora Academic Plan", plan)[0] == 0
-    cloudflare.hang_next(2, seconds=120)  # both builds wait in their purge, one per process
-    process = subprocess.Popen(
-        [sys.executable, "-m", "memora_cdn", "sync"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_for(lambda: len(cloudflare.calls) == 2, "both builds' purge calls")
-        process.send_signal(signum)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert (process.returncode, out) == (130, "")
+    returncode, out, err = _interrupted_sync(cloudflare, plans, signum)
+    assert (returncode, out) == (130, "")
     assert err == f"error: interrupted: {', '.join(sorted(plans))} were put back in the queue\n"
     status = _status()
     queue = status["queue"]
