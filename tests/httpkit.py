@@ -91,5 +91,5 @@ def dead_letter(site: App, plan: str, message: str = "store error: boom") -> Non
 
 def failed_build(site: App, plan: str, message: str, days_ago: int = 0) -> None:
     at = site.now() - timedelta(days=days_ago)
-    log_id = site.state.log_start(plan, Trigger.SCHEDULER, at)
+    log_id = site.state.log_processing(plan, Trigger.SCHEDULER, at)
     site.state.log_finish(log_id, SyncStatus.FAILED, at, error=message)

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from memora_cdn.contracts.validate import compile_validators
-from memora_cdn.core.model import SyncStatus, Trigger
+from memora_cdn.core.model import Trigger
 from memora_cdn.core.render import RenderOptions
 from memora_cdn.errors import (
     DatabaseDeniedError,
@@ -261,9 +261,7 @@ class App:
         recover = getattr(self.queue, "recover", None)
         if recover is not None:
             for plan in recover(now):
-                self.state.log_start(
-                    plan, Trigger.FALLBACK_RECOVERY, now, status=SyncStatus.QUEUED, is_fallback=True
-                )
+                self.state.log_queued(plan, Trigger.FALLBACK_RECOVERY, now, is_fallback=True)
         # A plan is due once `requeue_at` of its earliest expiry has passed; the rebuild must
         # be live within the next batch and one build (`slack`).
         margin = self.publisher.options.signed_url_margin_seconds

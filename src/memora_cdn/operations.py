@@ -74,7 +74,7 @@ def retry_dead_letter(application: App, plan: str) -> bool:
     now = application.now()
     if not application.queue.retry_dead(plan, now):
         return False
-    application.state.log_start(plan, Trigger.MANUAL, now, status=SyncStatus.QUEUED)
+    application.state.log_queued(plan, Trigger.MANUAL, now)
     return True
 
 

@@ -107,7 +107,9 @@ class Publisher:
         """Build one plan and bring the store in line with it, logging the run; raises the
         build's `MemoraCdnError` after logging it as Failed."""
         if log_id is None:
-            log_id = self.state.log_start(plan, triggered_by, self._now(), retry_count=retry_count)
+            log_id = self.state.log_processing(
+                plan, triggered_by, self._now(), retry_count=retry_count
+            )
         try:
             result = self._publish(plan)
         except MemoraCdnError as error:

@@ -11,7 +11,7 @@ import fastjsonschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memora_cdn.contracts.validate import _fast_check, _validator
+from memora_cdn.contracts.schemas import fast_check, full_validator
 from memora_cdn.core.access import resolve
 from memora_cdn.core.paths import DocKind
 from memora_cdn.core.render import RenderOptions, render_plan
@@ -58,9 +58,9 @@ def test_fast_check_rejects_exactly_what_the_validator_rejects(data: st.DataObje
         del parent[path[-1]]
     else:
         parent[path[-1]] = data.draw(st.sampled_from(ODD_VALUES))
-    detailed = list(_validator(kind).iter_errors(document))
+    detailed = list(full_validator(kind).iter_errors(document))
     try:
-        _fast_check(kind)(document)
+        fast_check(kind)(document)
         fast_rejects = False
     except fastjsonschema.JsonSchemaException:
         fast_rejects = True
@@ -69,5 +69,5 @@ def test_fast_check_rejects_exactly_what_the_validator_rejects(data: st.DataObje
 
 def test_every_rendered_document_passes_both() -> None:
     for kind, document in DOCUMENTS:
-        _fast_check(kind)(document)
-        assert list(_validator(kind).iter_errors(document)) == []
+        fast_check(kind)(document)
+        assert list(full_validator(kind).iter_errors(document)) == []

@@ -32,13 +32,13 @@ def test_figures_sum_builds_by_status_and_trigger_with_their_durations(
         (40, SyncStatus.SUCCESS),
         (1, SyncStatus.FAILED),
     ):
-        log_id = state.log_start("P", Trigger.SCHEDULER, NOW)
+        log_id = state.log_processing("P", Trigger.SCHEDULER, NOW)
         failures = 1 if status is SyncStatus.FAILED else 0
         counts = SyncCounts(
             files_uploaded=3, bytes_uploaded=100, purge_requests=1, purge_failures=failures
         )
         state.log_finish(log_id, status, NOW + timedelta(seconds=seconds), counts)
-    state.log_start("Q", Trigger.MANUAL, NOW - timedelta(minutes=5), status=SyncStatus.QUEUED)
+    state.log_queued("Q", Trigger.MANUAL, NOW - timedelta(minutes=5))
     figures = read_figures(engine)
     assert figures.builds == {("Success", "Scheduler"): 2, ("Failed", "Scheduler"): 1}
     assert sorted(figures.durations) == [1.0, 2.0, 40.0]

@@ -153,10 +153,12 @@ def test_replacing_members_adds_the_new_and_drops_the_gone(state: StateStore) ->
 def test_an_attempt_takes_over_the_plans_waiting_row_and_folds_older_ones_into_it(
     state: StateStore,
 ) -> None:
-    older = state.log_start("P", Trigger.MANUAL, NOW, status=SyncStatus.QUEUED)
-    newer = state.log_start("P", Trigger.MANUAL, at(1), status=SyncStatus.QUEUED)
-    other = state.log_start("Q", Trigger.MANUAL, NOW, status=SyncStatus.QUEUED)
-    log_id = state.start_attempt("P", Trigger.SCHEDULER, at(5), retry_count=2, is_fallback=True)
+    older = state.log_queued("P", Trigger.MANUAL, NOW)
+    newer = state.log_queued("P", Trigger.MANUAL, at(1))
+    other = state.log_queued("Q", Trigger.MANUAL, NOW)
+    log_id = state.begin_attempt_failing_lost(
+        "P", Trigger.SCHEDULER, at(5), retry_count=2, is_fallback=True
+    )
     assert log_id == newer != older
     (row,) = state.sync_log(plan="P")
     assert (row.id, row.status, row.triggered_by, row.started_at) == (
@@ -170,8 +172,9 @@ def test_an_attempt_takes_over_the_plans_waiting_row_and_folds_older_ones_into_i
 
 
 def test_an_attempt_marks_a_build_left_processing_as_a_lost_worker(state: StateStore) -> None:
-    lost = state.start_attempt("P", Trigger.SCHEDULER, NOW)  # no waiting row: a new one
-    again = state.start_attempt("P", Trigger.SCHEDULER, at(400))
+    # no waiting row: a new one
+    lost = state.begin_attempt_failing_lost("P", Trigger.SCHEDULER, NOW)
+    again = state.begin_attempt_failing_lost("P", Trigger.SCHEDULER, at(400))
     assert again != lost
     previous = state.sync_log(plan="P", status=SyncStatus.FAILED)[0]
     assert (previous.id, previous.completed_at, previous.error_message) == (
@@ -183,7 +186,7 @@ def test_an_attempt_marks_a_build_left_processing_as_a_lost_worker(state: StateS
 
 
 def test_a_finished_build_keeps_its_counts_warnings_and_error(state: StateStore) -> None:
-    log_id = state.log_start("P", Trigger.MANUAL, NOW)
+    log_id = state.log_processing("P", Trigger.MANUAL, NOW)
     counts = SyncCounts(
         files_uploaded=3, files_deleted=1, files_unchanged=7, bytes_uploaded=900, purge_requests=2
     )
@@ -202,7 +205,8 @@ def test_the_sync_log_lists_newest_first_filtered_by_plan_status_and_start(
     for n, (plan, status) in enumerate(
         [("P", SyncStatus.SUCCESS), ("Q", SyncStatus.FAILED), ("P", SyncStatus.FAILED)]
     ):
-        ids[n] = state.log_start(plan, Trigger.SCHEDULER, at(n * 60), status=status)
+        ids[n] = state.log_processing(plan, Trigger.SCHEDULER, at(n * 60))
+        state.set_status(ids[n], status)
     assert [r.id for r in state.sync_log()] == [ids[2], ids[1], ids[0]]
     assert [r.id for r in state.sync_log(limit=2)] == [ids[2], ids[1]]
     assert [r.id for r in state.sync_log(plan="P")] == [ids[2], ids[0]]

@@ -1,13 +1,5 @@
-"""The contracts of the published documents (SPEC §3).
-
-One JSON Schema (draft 2020-12) per kind of document ships next to this module as
-`{kind}.schema.json`: manifest, subject, unit, lesson, search_index, search_shard and plans
-(also published in every store under `schemas/v1/`). Every document's final bytes are
-checked against its schema before anything is uploaded (`check_body`, then
-`validate_document`), and
-`memora-cdn validate DIR` checks a whole store tree, links and content versions included
-(`validate_tree`).
-"""
+"""The contracts of the published documents (SPEC §3): one JSON Schema per kind, and checks.
+Design notes: docs/decisions/contracts.md"""
 
 from memora_cdn.contracts.validate import (
     Problem,

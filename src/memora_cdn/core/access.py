@@ -1,9 +1,5 @@
 """Visibility and access resolution (SPEC §2): one pass, top-down, per plan.
-
-`resolve(snapshot)` turns a plan's raw snapshot into the tree the plan publishes: hidden,
-unpublished and unusable nodes are gone with their subtrees, overrides are applied, every
-node carries its access block, and children are in display order.
-"""
+Design notes: docs/decisions/access-resolution.md"""
 
 from __future__ import annotations
 

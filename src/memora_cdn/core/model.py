@@ -1,8 +1,5 @@
-"""Domain types: what a plan's catalogue snapshot is made of.
-
-The source adapter turns database rows into these; everything downstream (access
-resolution, rendering, the publish diff) works on them alone.
-"""
+"""Domain types: what a plan's catalogue snapshot is made of. The source adapter builds them;
+access resolution, rendering and the publish diff work on them alone."""
 
 from __future__ import annotations
 

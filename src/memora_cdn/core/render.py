@@ -1,33 +1,21 @@
 """Rendering (SPEC §3): a resolved plan becomes its documents, children before parents.
-
-Pure: the previous publish (for versions), the build time and the options come in as data.
-A document's links carry the content version of the file they point to, so documents are
-rendered bottom-up: lessons, units, subjects, search shards, search index, manifest.
-"""
+Design notes: docs/decisions/rendering.md"""
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from memora_cdn.core import paths
 from memora_cdn.core.access import ResolvedNode, ResolvedPlan
-from memora_cdn.core.documents import (
-    Document,
-    Published,
-    dumps,
-    finalize,
-    iso_utc,
-    versioned_link,
-)
+from memora_cdn.core.documents import Document, Published, finalize, iso_utc, versioned_link
+from memora_cdn.core.key_clash import check_keys
+from memora_cdn.core.media_urls import holds_url
 from memora_cdn.core.model import AccessLevel, Doctype, NodeKind, Stage, StageType
 from memora_cdn.core.paths import DocKind
 from memora_cdn.core.search import SearchEntry, render_search
-from memora_cdn.errors import KeyCollisionError
+from memora_cdn.core.strict_json import strict_json_object
 
 ConfigSigner = Callable[[dict[str, Any], int], tuple[dict[str, Any], int | None]]
 """Signs the media URLs of a stage config at a build time: (config, earliest expiry or None)."""
@@ -35,6 +23,8 @@ ConfigSigner = Callable[[dict[str, Any], int], tuple[dict[str, Any], int | None]
 
 @dataclass(frozen=True, slots=True)
 class RenderOptions:
+    """How a plan is rendered: search sharding limits and media URL signing."""
+
     shard_threshold: int = 500
     shard_max_bytes: int = 100_000
     sign: ConfigSigner | None = None
@@ -46,6 +36,8 @@ class RenderOptions:
 
 @dataclass(frozen=True, slots=True)
 class Rendering:
+    """A rendered plan: its documents, warnings and members."""
+
     plan: str
     documents: tuple[Document, ...]
     """Every document of the plan, in upload order (children first, manifest last)."""
@@ -61,6 +53,7 @@ def render_plan(
     now: int,
     options: RenderOptions | None = None,
 ) -> Rendering:
+    """The documents of a resolved plan, versioned against `previous`, built at `now`."""
     return _Renderer(resolved, previous, now, options or RenderOptions()).render()
 
 
@@ -81,72 +74,6 @@ def _describe(node: ResolvedNode) -> dict[str, Any]:
     for name in _EXTRA_TEXT.get(node.kind, ()):
         texts[name] = getattr(node.node, name)
     return {"id": node.name, "title": node.title, **_optional(**texts)}
-
-
-CONFIG_MAX_BYTES = 1_000_000
-CONFIG_MAX_DEPTH = 64
-_INT_RANGE = (-(2**63), 2**64 - 1)
-
-
-def strict_json_object(text: str) -> tuple[dict[str, Any], str | None]:
-    """A stage config parsed as a JSON object that writes back as strict JSON, or `{}` and
-    why not (SPEC §3: NaN/Infinity, integers beyond 64 bits, nesting deeper than 64, lone
-    surrogates, over 1 MB, not an object)."""
-    size = len(text.encode("utf-8", "surrogatepass"))
-    if size > CONFIG_MAX_BYTES:
-        return {}, f"is {size} bytes, over {CONFIG_MAX_BYTES}"
-    try:
-        value = json.loads(
-            text,
-            parse_constant=_reject_constant,
-            parse_int=_checked_int,
-            parse_float=_checked_float,
-        )
-    except RecursionError:
-        return {}, f"nests deeper than {CONFIG_MAX_DEPTH}"
-    except ValueError as error:
-        return {}, f"is not valid JSON ({error})"
-    if not isinstance(value, dict):
-        return {}, "is JSON but not an object"
-    if _depth(value) > CONFIG_MAX_DEPTH:
-        return {}, f"nests deeper than {CONFIG_MAX_DEPTH}"
-    try:
-        dumps(value)
-    except (TypeError, ValueError) as error:  # orjson.JSONEncodeError: lone surrogates
-        return {}, f"cannot be written as strict JSON ({error})"
-    return value, None
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _checked_int(text: str) -> int:
-    number = int(text)
-    if not _INT_RANGE[0] <= number <= _INT_RANGE[1]:
-        raise ValueError(f"integer {text[:30]} is beyond 64 bits")
-    return number
-
-
-def _checked_float(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(f"number {text[:30]} is not finite")
-    return number
-
-
-def _depth(value: object) -> int:
-    """How deeply arrays and objects nest in a parsed JSON value (a scalar: 0)."""
-    deepest = 0
-    pending: list[tuple[object, int]] = [(value, 1)]
-    while pending:
-        item, level = pending.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            deepest = max(deepest, level)
-            pending.extend((child, level + 1) for child in item)
-    return deepest
 
 
 def _count(node: ResolvedNode, kind: NodeKind) -> int:
@@ -211,7 +138,7 @@ class _Renderer:
                 f"({count} paid lesson{'s' if count > 1 else ''} with unsigned media in this plan)"
             )
         ordered = sorted(self.documents, key=lambda d: d.kind.upload_rank)
-        _check_keys(self.plan, ordered)
+        check_keys(self.plan, ordered)
         stage = Doctype.LESSON_STAGE.value
         members = frozenset(
             [(n.kind.doctype.value, n.name) for n in self.resolved.walk()]
@@ -288,7 +215,7 @@ class _Renderer:
                 self.options.media_keys
                 and lesson.access.level is AccessLevel.PAID
                 and lesson.name not in self.unsigned
-                and _holds_url(config, frozenset(self.options.media_keys))
+                and holds_url(config, frozenset(self.options.media_keys))
             ):
                 self.unsigned[lesson.name] = None
             rendered.append(
@@ -431,28 +358,6 @@ class _Renderer:
         return self._finalize(manifest_key, DocKind.MANIFEST, content)
 
 
-def _holds_url(value: Any, keys: frozenset[str]) -> bool:
-    """Whether a string under one of `keys`, in `value` or any object nested in it (as
-    `signed_keys` are matched for signing), is an absolute URL."""
-    if isinstance(value, dict):
-        return any(
-            (key in keys and _is_url(item)) or _holds_url(item, keys) for key, item in value.items()
-        )
-    if isinstance(value, list):
-        return any(_holds_url(item, keys) for item in value)
-    return False
-
-
-def _is_url(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        parts = urlsplit(value.strip())
-    except ValueError:  # such as an unclosed IPv6 bracket: not a URL a player can open
-        return False
-    return parts.scheme.lower() in ("http", "https", "s3") and bool(parts.netloc)
-
-
 def _stats(subject: ResolvedNode) -> dict[str, int]:
     return {
         "tracks": _count(subject, NodeKind.TRACK),
@@ -460,23 +365,3 @@ def _stats(subject: ResolvedNode) -> dict[str, int]:
         "topics": _count(subject, NodeKind.TOPIC),
         "lessons": _count(subject, NodeKind.LESSON),
     }
-
-
-def _check_keys(plan: str, documents: Sequence[Document]) -> None:
-    """Two documents that would get one key (or a file and a folder of one name) are a build
-    error naming both (SPEC §3), raised before anything is uploaded."""
-    clash = paths.first_clash((document.key, document) for document in documents)
-    if clash is not None:
-        (key, first), (second_key, second) = clash
-        raise KeyCollisionError(plan, _identity(first), key, _identity(second), second_key)
-
-
-def _identity(document: Document) -> str:
-    """How a message names a document: `lesson 'L1'`, `subject 'S' (search shard part 2)`."""
-    if document.kind is DocKind.SEARCH_SHARD:
-        parsed = paths.parse_key(document.key)
-        part = f" part {parsed.part}" if parsed is not None and parsed.part else ""
-        return f"subject {document.content['subject_id']!r} (search shard{part})"
-    if document.kind in (DocKind.MANIFEST, DocKind.SEARCH_INDEX):
-        return f"the {document.kind.value.replace('_', ' ')}"
-    return f"{document.kind.value} {document.content['id']!r}"

@@ -1,9 +1,5 @@
 """The catalogue's links, one row at a time: what change tracking asks of the source (SPEC §5).
-
-`SqlCatalogueGraph` reuses the `SqlSource`'s reflected tables (so a drifted site reads the
-same way) and answers each question with one small query on an indexed column: a primary
-key, a parent link, a plan subject's `subject`, or a plan's season/grade/stream.
-"""
+Design notes: docs/decisions/source-adapter.md"""
 
 from __future__ import annotations
 

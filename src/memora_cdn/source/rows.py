@@ -1,9 +1,5 @@
 """Database rows into the core model: every value read as its field's type, or repaired.
-
-A column can hold anything its database lets it (SQLite: any type in any column), so no
-value may stop a build (SPEC §3 "Bad values stay local"). Each repair is a warning naming
-doctype, name and field.
-"""
+Design notes: docs/decisions/source-adapter.md"""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
 """The Frappe-layout content tables (SPEC §1), as `init --content-schema` creates them.
-
-Each field is described once, with whether a build needs it and the default a missing
-column or a NULL value takes, so the loader can read a real site whose tables drifted.
-"""
+Design notes: docs/decisions/source-adapter.md"""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
 """Read a plan's snapshot from the Frappe-layout tables with a fixed number of queries.
-
-Columns are discovered once per adapter (reflection), so a site whose tables lack optional
-columns or carry extra ones still loads; a missing required column is a `SourceSchemaError`.
-Every snapshot is then loaded set-based: one statement per level of the tree, whatever its
-size, plus one for orphan detection once the plan has published. Values are read through
-`rows.RowReader`, which repairs bad ones with a warning.
-"""
+Design notes: docs/decisions/source-adapter.md"""
 
 from __future__ import annotations
 

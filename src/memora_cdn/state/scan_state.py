@@ -1,16 +1,5 @@
 """Scan watermarks (`cdn_scan_state`) and the member names a scan checks for silent deletes.
-
-One row per scope: each monitored source table, and `tabDeleted Document`. The row keeps the
-greatest timestamp reported (`watermark`) and, in `seen_names`, a JSON object with what a bare
-timestamp cannot tell:
-
-    {"seen": {"<name>": "<timestamp>", ...},  rows reported inside the overlap window
-     "undated": ["<name>", ...],               rows reported that have no timestamp
-     "gone": ["<name>", ...]}                  published names reported as deleted
-
-Timestamps in `seen` are ISO 8601 with microseconds, so a watermark shared by several rows
-is compared exactly whatever the database's datetime precision.
-"""
+Design notes: docs/decisions/scan.md"""
 
 from __future__ import annotations
 

@@ -1,20 +1,5 @@
-"""Which plans one change event touches (SPEC §5).
-
-Affected plans are the union of:
-
-- the plans reached by walking up from the document's parent now (Lesson Stage → Lesson →
-  Topic → Unit → Track → Subject → the plans with a Plan Subject row for it), and from its
-  parent before the change when that differs (a move);
-- the plans whose last publish showed the document (the member index), under its name and,
-  on a rename, its old name: that is how deletes, renames and orphans are found; for a Lesson
-  Stage, also the plans that showed its lesson;
-- for a Plan, the plan itself (and its old name, whose folder must go); for a Plan Subject or
-  Plan Override, the plan it belongs to (now and before);
-- for a Season, Grade or Stream, the plans whose link names it.
-
-Nothing here reads a database: the catalogue and the member index are passed in, and a walk
-costs one small lookup per ancestor level.
-"""
+"""Which plans one change event touches (SPEC §5), from the catalogue and member index given.
+Design notes: docs/decisions/affected-plans.md"""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from memora_cdn.core.access import is_path_segment
 from memora_cdn.core.events import Action, ChangeEvent, parse_doctype
-from memora_cdn.core.model import Doctype, SyncStatus, Trigger
+from memora_cdn.core.model import Doctype, Trigger
 from memora_cdn.errors import DocumentNotFoundError
 from memora_cdn.publish import Clock, unusable_plan_warning
 from memora_cdn.queue.base import PlanQueue
@@ -72,13 +72,10 @@ class Intake:
         now = self.now()
         plans = list(plans)
         for plan in (p for p in plans if not is_path_segment(p)):
-            log_id = self.state.log_start(plan, trigger, now, status=SyncStatus.SUCCESS)
-            self.state.log_finish(
-                log_id, SyncStatus.SUCCESS, now, warnings=[unusable_plan_warning(plan)]
-            )
+            self.state.log_skipped(plan, trigger, now, [unusable_plan_warning(plan)])
         scheduled = self.queue.enqueue([p for p in plans if is_path_segment(p)], now)
         for plan in scheduled:
-            self.state.log_start(plan, trigger, now, status=SyncStatus.QUEUED)
+            self.state.log_queued(plan, trigger, now)
         return scheduled
 
     def notify(

@@ -155,7 +155,7 @@ class BatchProcessor:
                     if not claims:
                         break
                     starting, starting_log = claims[0], None
-                    starting_log = log_id = self.state.start_attempt(
+                    starting_log = log_id = self.state.begin_attempt_failing_lost(
                         starting.plan,
                         trigger,
                         self.now(),
@@ -193,7 +193,7 @@ class BatchProcessor:
 
     def build(self, claim: Claim, trigger: Trigger) -> BuildOutcome:
         try:
-            log_id = self.state.start_attempt(
+            log_id = self.state.begin_attempt_failing_lost(
                 claim.plan,
                 trigger,
                 self.now(),
@@ -238,11 +238,10 @@ class BatchProcessor:
                 claim.plan, SyncStatus.DEAD_LETTER, error=message, exit_code=code, exception=error
             )
         assert failure.retry_at is not None
-        self.state.log_start(
+        self.state.log_queued(
             claim.plan,
             Trigger.SCHEDULER,
             failure.retry_at,
-            status=SyncStatus.QUEUED,
             retry_count=failure.attempts,
             is_fallback=claim.is_fallback,
         )

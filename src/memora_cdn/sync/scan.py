@@ -1,43 +1,5 @@
 """`memora-cdn scan`: change events read from the site database itself (SPEC §5).
-
-An unmodified Frappe site is covered with no code installed: the scanner polls the source,
-read only, for three kinds of change.
-
-- **Modified rows.** Every monitored table's rows whose `modified` is new since the stored
-  watermark become UPDATE events carrying the row as it is now (child-table rows are events of
-  their own doctype). A row is new when its (name, timestamp) was not reported before: rows
-  sharing the watermark's timestamp are neither missed nor repeated. The first scan of a
-  database reports every row, which queues every plan.
-- **Deleted Document rows.** New `tabDeleted Document` rows (by `creation`) of a monitored
-  doctype become DELETE events whose `before` is the deleted document, plus one for each child
-  row listed in it (a lesson's stages). Restored ones are skipped: the document is back as a
-  modified row.
-- **Deletes with no trace.** Names some plan published (`cdn_plan_member`, and the plans
-  themselves) that are no longer in their table become DELETE events, once each.
-
-`scan()` only reads; `commit(result)` then records how far it got, so the caller commits after
-queuing the events and a failure in between loses nothing: the next scan reports them again.
-
-Decisions:
-
-- *Late commits.* Frappe sets `modified` when a save starts and commits when the request (or
-  background job) ends, so a row can appear after rows with later timestamps were reported.
-  The scanner keeps the (name, timestamp) pairs reported in an `overlap` window (5 minutes)
-  before the watermark and looks back over that window every time; a row committed later
-  than that behind the newest edit is missed (use `memora-cdn notify`, or `sync --all`).
-  The same holds for a site clock going back (Frappe writes local time: a DST change).
-- *Precision.* The database filter is coarse (whole seconds, one second early), so SQLite
-  text stamps with or without a fraction, MariaDB DATETIME(0) or (6) and PostgreSQL all
-  include the boundary rows; the exact decision is made here, on the values as read.
-  Timestamps are taken as naive (as Frappe writes them); aware ones are converted to UTC.
-- *Cost.* Per table one light statement (name, timestamp inside the window), one for the full
-  rows only when something is new, and one for the member check (all names of the table, an
-  index-only scan: a chunked IN list would cost a statement per 500 members and read the same
-  names). The number of statements does not depend on the catalogue's size. Tables are
-  discovered once per `Scanner` (a few catalogue queries): keep one per process.
-- *NULL `modified`.* Such rows are reported once each, when first seen (the first scan
-  included); their later edits cannot be told apart, but a delete still is.
-"""
+Design notes: docs/decisions/scan.md"""
 
 from __future__ import annotations
 
