@@ -1,4 +1,5 @@
-"""The state tables' reads and writes (state/repo.py), on SQLite, MariaDB and PostgreSQL."""
+"""The state tables' reads and writes (state/repo.py and its parts), on SQLite, MariaDB and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ import sqlalchemy as sa
 from memora_cdn.core.documents import Published
 from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.errors import SettingError
+from memora_cdn.state.members import PlanMembers
+from memora_cdn.state.published_index import PublishedIndex
+from memora_cdn.state.purges import PendingPurges
 from memora_cdn.state.repo import PlanPublication, StateStore, SyncCounts
+from memora_cdn.state.sync_log import SyncLog
+from memora_cdn.state.webhooks import WebhookCounts
 
 NOW = datetime(2026, 11, 1, 12, 0, 0)
 A = "file:///srv/cdn-a"
@@ -213,3 +219,42 @@ def test_the_sync_log_lists_newest_first_filtered_by_plan_status_and_start(
     assert [r.id for r in state.sync_log(status=SyncStatus.FAILED)] == [ids[2], ids[1]]
     assert [r.id for r in state.sync_log(since=at(60))] == [ids[2], ids[1]]
     assert state.sync_log(plan="P", status=SyncStatus.FAILED, since=at(121)) == []
+
+
+def test_a_skipped_plan_is_one_finished_success_row_with_its_warnings(state: StateStore) -> None:
+    log_id = state.log_skipped("", Trigger.SCHEDULER, NOW, ["plan '' cannot be published"])
+    (row,) = state.sync_log(finished=True)
+    assert (row.id, row.plan_id, row.status, row.triggered_by) == (
+        log_id,
+        "",
+        SyncStatus.SUCCESS,
+        Trigger.SCHEDULER,
+    )
+    assert (row.started_at, row.completed_at, row.counts) == (NOW, NOW, SyncCounts())
+    assert (row.warnings, row.error_message, row.retry_count) == (
+        ("plan '' cannot be published",),
+        None,
+        0,
+    )
+
+
+def test_a_queued_retry_keeps_its_count_and_fallback_flag(state: StateStore) -> None:
+    log_id = state.log_queued("P", Trigger.SCHEDULER, at(30), retry_count=3, is_fallback=True)
+    (row,) = state.sync_log(status=SyncStatus.QUEUED)
+    assert (row.id, row.started_at, row.retry_count, row.is_fallback) == (log_id, at(30), 3, True)
+    assert row.completed_at is None
+
+
+def test_each_part_of_the_state_store_works_on_the_engine_alone(
+    state: StateStore, engine: sa.Engine
+) -> None:
+    PlanMembers(engine).replace_members("P", [(LESSON, "L1")])
+    PendingPurges(engine).add_pending_purges("P", ["plans/P/manifest.json"], NOW)
+    log_id = SyncLog(engine).log_processing("P", Trigger.MANUAL, NOW)
+    WebhookCounts(engine).count_webhook("accepted")
+    PublishedIndex(engine).record_validated(A, "P", "d" * 64, NOW)
+    assert state.members("P") == {(LESSON, "L1")}
+    assert state.pending_purges("P") == ["plans/P/manifest.json"]
+    assert [r.id for r in state.sync_log()] == [log_id]
+    assert state.webhook_counts() == {"accepted": 1}
+    assert state.validated_digest(A, "P") == "d" * 64

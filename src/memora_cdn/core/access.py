@@ -74,6 +74,8 @@ class ResolvedNode:
 
 @dataclass(frozen=True, slots=True)
 class ResolvedPlan:
+    """A plan as it publishes: its visible subjects, lesson stages and warnings."""
+
     plan: Plan
     subjects: tuple[ResolvedNode, ...]
     stages: Mapping[str, tuple[Stage, ...]]
@@ -100,6 +102,7 @@ def is_path_segment(name: str) -> bool:
 
 
 def resolve(snapshot: Snapshot) -> ResolvedPlan:
+    """The tree a plan publishes, from its raw snapshot (SPEC §2)."""
     warnings: list[str] = list(snapshot.warnings)
     nodes = {(n.kind, n.name): n for n in snapshot.nodes}
     overrides = _collect_overrides(snapshot.overrides, nodes, warnings)

@@ -21,6 +21,8 @@ __all__ = [
 
 
 class Action(StrEnum):
+    """What happened to a document."""
+
     INSERT = "insert"
     UPDATE = "update"
     TRASH = "trash"

@@ -70,6 +70,8 @@ _KIND_CHILD = {
 
 
 class AccessLevel(StrEnum):
+    """A node's access level (SPEC §2): who may open it."""
+
     PUBLIC = "public"
     AUTHENTICATED = "authenticated"
     PAID = "paid"
@@ -77,6 +79,8 @@ class AccessLevel(StrEnum):
 
 
 class OverrideAction(StrEnum):
+    """What a plan override does to its target node."""
+
     HIDE = "Hide"
     RENAME = "Rename"
     SET_FREE = "Set Free"
@@ -86,6 +90,8 @@ class OverrideAction(StrEnum):
 
 
 class StageType(StrEnum):
+    """The kinds of lesson stage a player knows how to show."""
+
     VIDEO = "Video"
     QUESTION = "Question"
     TEXT = "Text"
@@ -94,6 +100,8 @@ class StageType(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """A plan as loaded: its name, title and the titles of its season, grade and stream."""
+
     name: str
     title: str
     season: str | None = None
@@ -105,6 +113,8 @@ class Plan:
 
 @dataclass(frozen=True, slots=True)
 class PlanSubject:
+    """One `tabMemora Plan Subject` row: a subject the plan shows, and where."""
+
     subject: str
     sort_order: int = 0
     idx: int = 0
@@ -199,6 +209,8 @@ class Snapshot:
 
 
 class SyncStatus(StrEnum):
+    """The status of a sync log row."""
+
     QUEUED = "Queued"
     PROCESSING = "Processing"
     SUCCESS = "Success"
@@ -207,6 +219,8 @@ class SyncStatus(StrEnum):
 
 
 class Trigger(StrEnum):
+    """What started a sync log row."""
+
     SCHEDULER = "Scheduler"
     THRESHOLD = "Threshold"
     MANUAL = "Manual"

@@ -69,30 +69,37 @@ SCHEMAS_PREFIX = "schemas/v1/"
 
 
 def schema_key(kind: DocKind) -> str:
+    """Where every store holds the JSON Schema of one kind of document."""
     return f"{SCHEMAS_PREFIX}{kind.value}.schema.json"
 
 
 def plan_prefix(plan: str) -> str:
+    """The folder of a plan's documents."""
     return f"plans/{segment(plan)}/"
 
 
 def manifest_key(plan: str) -> str:
+    """The key of a plan's manifest."""
     return f"{plan_prefix(plan)}manifest.json"
 
 
 def subject_key(plan: str, subject: str) -> str:
+    """The key of a subject's document in a plan."""
     return f"{plan_prefix(plan)}subjects/{segment(subject)}.json"
 
 
 def unit_key(plan: str, unit: str) -> str:
+    """The key of a unit's document in a plan."""
     return f"{plan_prefix(plan)}units/{segment(unit)}.json"
 
 
 def lesson_key(plan: str, lesson: str) -> str:
+    """The key of a lesson's document in a plan."""
     return f"{plan_prefix(plan)}lessons/{segment(lesson)}.json"
 
 
 def search_index_key(plan: str) -> str:
+    """The key of a plan's search index."""
     return f"{plan_prefix(plan)}search_index.json"
 
 

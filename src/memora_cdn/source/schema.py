@@ -30,6 +30,8 @@ _DATETIME: TypeEngine[Any] = DateTime().with_variant(mysql.DATETIME(fsp=6), "mys
 
 @dataclass(frozen=True, slots=True)
 class Field:
+    """One column of a content table: its kind, whether a build needs it, its default."""
+
     name: str
     kind: str
     """One of: link, data, text, int, check, float."""

@@ -16,6 +16,8 @@ FINISHED = (SyncStatus.SUCCESS.value, SyncStatus.FAILED.value, SyncStatus.DEAD_L
 
 @dataclass(frozen=True, slots=True)
 class StateFigures:
+    """The `/metrics` figures the state tables hold."""
+
     builds: dict[tuple[str, str], int] = field(default_factory=dict)
     """Finished builds by (status, trigger)."""
     durations: list[float] = field(default_factory=list)
@@ -30,6 +32,7 @@ class StateFigures:
 
 
 def read_figures(engine: Engine) -> StateFigures:
+    """The figures, read from the state tables in a few statements."""
     c = sync_log.c
     finished = c.status.in_(FINISHED)
     with engine.connect() as conn:

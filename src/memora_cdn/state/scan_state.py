@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, String, literal, select, union
+from sqlalchemy import String, literal, select, union
 
 from memora_cdn.core.model import Doctype
 from memora_cdn.state.schema import plan_member, published_object, scan_state, upsert
+from memora_cdn.state.tables import StateTables
 
 __all__ = ["ScanMark", "ScanStateStore"]
 
@@ -34,11 +35,8 @@ class ScanMark:
     """Published names reported as deleted without a trace, and still missing."""
 
 
-class ScanStateStore:
+class ScanStateStore(StateTables):
     """`cdn_scan_state` and the member index, in the state database."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
 
     # -- watermarks ---------------------------------------------------------------------
 
@@ -52,6 +50,7 @@ class ScanStateStore:
             }
 
     def mark(self, scope: str) -> ScanMark | None:
+        """One scope's mark; None before its first scan."""
         query = select(scan_state.c.watermark, scan_state.c.seen_names).where(
             scan_state.c.scope == scope
         )

@@ -54,6 +54,8 @@ class BulkGraph(CatalogueGraph, Protocol):
 
 
 class BulkMembers(MemberIndex, Protocol):
+    """A member index that also answers for many names at once."""
+
     def plans_with_members(self, doctype: str, names: Collection[str]) -> dict[str, set[str]]:
         """`plans_with_member` of each name (every name a key)."""
         ...
