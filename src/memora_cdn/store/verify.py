@@ -34,7 +34,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from memora_cdn.core.documents import Published, dumps, sha256_hex
+from memora_cdn.core.documents import Published
 from memora_cdn.core.links import resolve_link
 from memora_cdn.core.paths import DocKind, parse_key, readable, segment
 from memora_cdn.errors import RepairRefusedError, StoreError, StoreListingError
@@ -237,14 +237,9 @@ def _is_manifest(key: str) -> bool:
 
 
 def matches(body: bytes | None, entry: Published) -> bool:
-    """Is `body` the document the index entry describes (see the module doc)?"""
-    if body is None or (entry.size and len(body) != entry.size):
+    """Is `body` the document the index entry describes: its size (when known), version and
+    `content_hash` agree? Key order does not matter."""
+    found = Published.from_body(body)
+    if found is None or (entry.size and found.size != entry.size):
         return False
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return False
-    if not isinstance(document, dict) or document.pop("version", None) != entry.version:
-        return False
-    document.pop("generated_at", None)
-    return sha256_hex(dumps(document)) == entry.sha256
+    return (found.version, found.sha256) == (entry.version, entry.sha256)
