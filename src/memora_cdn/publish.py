@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from itertools import groupby
-
-import orjson
 
 from memora_cdn.contracts.validate import check_body, schema_body, schemas_digest
 from memora_cdn.core import paths
 from memora_cdn.core.access import is_path_segment, resolve
 from memora_cdn.core.catalogue import render_plans
-from memora_cdn.core.documents import Document, Published, dumps, sha256_hex
-from memora_cdn.core.links import VERSION_HEX, key_url
+from memora_cdn.core.documents import Document, Published, body_version
+from memora_cdn.core.links import key_url
 from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.core.paths import DocKind
 from memora_cdn.core.render import RenderOptions, render_plan
@@ -31,14 +27,18 @@ from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore, SyncCounts
 from memora_cdn.store.base import JSON_CONTENT_TYPE, ObjectStore
 from memora_cdn.store.marker import ensure_marker
+from memora_cdn.upload import Uploads
 
 Clock = Callable[[], float]
+"""Unix seconds now: `time.time`, or a test's clock."""
 _PLANS_REWRITES = 3
 """How many times a build writes plans.json at most, when other builds change it meanwhile."""
 
 
 @dataclass(frozen=True, slots=True)
 class PublishResult:
+    """What one build of a plan did."""
+
     plan: str
     removed: bool
     """The plan is missing or unpublished: its folder was deleted."""
@@ -58,6 +58,8 @@ class PublishResult:
 
 @dataclass(frozen=True, slots=True)
 class PublishOptions:
+    """How documents are rendered, uploaded and cached."""
+
     render: RenderOptions = field(default_factory=RenderOptions)
     store_prefix: str = ""
     """The prefix the store puts before every key: part of each purged URL (links, being
@@ -69,6 +71,7 @@ class PublishOptions:
     """A lesson with signed URLs is never cached past their expiry minus this margin."""
 
     def cache_control(self, document: Document, now: int) -> str:
+        """The `Cache-Control` of a document uploaded at `now` (signed lessons: shorter)."""
         manifest = document.kind in (DocKind.MANIFEST, DocKind.PLANS)
         seconds = self.manifest_cache_seconds if manifest else self.document_cache_seconds
         margin = self.signed_url_margin_seconds
@@ -76,6 +79,8 @@ class PublishOptions:
 
 
 class Publisher:
+    """Builds plans and brings the store, the index and the CDN in line with them."""
+
     def __init__(
         self,
         source: SqlSource,
@@ -148,7 +153,7 @@ class Publisher:
         changed = [d for d in rendering.documents if _changed(d, previous.get(d.key))]
         rendered_keys = {d.key for d in rendering.documents}
         stale = sorted(key for key in previous if key not in rendered_keys)
-        self._upload(plan, changed)
+        self._uploads.upload(plan, changed)
         if stale:
             self.store.delete(stale)
             self.state.record_deletes(store, plan, stale)
@@ -220,13 +225,13 @@ class Publisher:
         manifest landed meanwhile, so the last writer does not leave that plan out.
         """
         written = self._schemas()
-        previous = _published_entry(self.store.get(paths.PLANS_KEY))
+        previous = Published.from_body(self.store.get(paths.PLANS_KEY))
         latest: Document | None = None
         for _ in range(_PLANS_REWRITES):
             listing = self._plans_listing(plan, previous)
             if not _changed(listing, previous):
                 break
-            self._put(listing)
+            self._uploads.put(listing)
             latest = listing
             previous = Published(listing.content_hash, listing.version, listing.size)
         if latest is not None:
@@ -295,7 +300,7 @@ class Publisher:
         urls = [key_url(prefix + key) for key in deleted]
         for key, body in changed:
             url = key_url(prefix + key)
-            urls += [url, f"{url}?v={sha256_hex(body)[:VERSION_HEX]}"]
+            urls += [url, f"{url}?v={body_version(body)}"]
         return urls
 
     def _purge(self, plan: str, urls: Sequence[str]) -> tuple[PurgeReport, PurgeError | None]:
@@ -341,61 +346,15 @@ class Publisher:
         if problems:
             raise InvalidDocumentsError(plan, problems)
 
-    def _upload(self, plan: str, documents: Sequence[Document]) -> None:
-        """Children before parents, one kind at a time. Each kind's uploads are made durable
-        (`ObjectStore.sync`) and then recorded in one transaction before the next kind
-        starts: a build killed mid-upload re-uploads at most the kind it was in, and the
-        index never claims a file that a crash could lose (SPEC §4 step 4).
-
-        After a failure, files already in flight finish and are recorded too; after an
-        interrupt, those that landed before it are. Nothing of a later kind starts, and the
-        first error is raised.
-        """
-        if not documents:
-            return
-        store = self.store.identity
-        workers = max(1, min(self.options.upload_concurrency, len(documents)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
-            for _, group in groupby(documents, key=lambda d: d.kind.upload_rank):
-                futures = {pool.submit(self._put, document): document for document in group}
-                landed: list[Document] = []
-                failure: BaseException | None = None
-                try:
-                    for future in as_completed(futures):
-                        if future.cancelled():
-                            continue
-                        error = future.exception()
-                        if error is None:
-                            landed.append(futures[future])
-                        elif failure is None:
-                            failure = error
-                            for pending in futures:
-                                pending.cancel()
-                finally:
-                    # Also when interrupted (Ctrl-C, SIGTERM): nothing more of the level
-                    # starts, and what landed is recorded.
-                    for pending in futures:
-                        pending.cancel()
-                    self._record(store, plan, landed)
-                if failure is not None:
-                    raise failure
-
-    def _record(self, store: str, plan: str, landed: Sequence[Document]) -> None:
-        """Make these uploads durable, then note them in the published index as one batch."""
-        if not landed:
-            return
-        self.store.sync()
-        uploads = [
-            (d.key, Published(d.content_hash, d.version, d.size, d.expires_at)) for d in landed
-        ]
-        self.state.record_uploads(store, plan, uploads, self._now())
-
-    def _put(self, document: Document) -> None:
-        self.store.put(
-            document.key,
-            document.body,
-            content_type=JSON_CONTENT_TYPE,
-            cache_control=self.options.cache_control(document, int(self.clock())),
+    @property
+    def _uploads(self) -> Uploads:
+        """Uploads to the store as it is now (a test may swap `store` between builds)."""
+        return Uploads(
+            self.store,
+            self.state,
+            self.options.upload_concurrency,
+            lambda document: self.options.cache_control(document, int(self.clock())),
+            self._now,
         )
 
 
@@ -404,25 +363,8 @@ def unusable_plan_warning(plan: str) -> str:
     return f"Memora Academic Plan {plan!r}: name cannot be a path segment; skipped"
 
 
-def _published_entry(body: bytes | None) -> Published | None:
-    """What a stored document's body says of it, as the index would: its content hash and
-    version; None when there is no body or it is not one of our documents."""
-    if body is None:
-        return None
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(document, dict):
-        return None
-    version = document.pop("version", None)
-    if not isinstance(version, int):
-        return None
-    document.pop("generated_at", None)
-    return Published(sha256_hex(dumps(document)), version, len(body))
-
-
 def _changed(document: Document, published: Published | None) -> bool:
+    """Does the store lack this document's content or version?"""
     return (
         published is None
         or published.sha256 != document.content_hash

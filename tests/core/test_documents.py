@@ -38,7 +38,8 @@ def test_the_content_hash_leaves_out_version_and_generated_at() -> None:
     later = finalize(KEY, DocKind.LESSON, CONTENT, None, NOW + 60)
     assert first.body != later.body
     assert first.content_hash == later.content_hash
-    unstamped = '{"schema_version":1,"lesson_id":"L1","title":"الدرس الأول","stages":[{"n":1}]}'
+    # Canonical JSON: keys sorted at every depth (issue 11 item 5), not the body's order.
+    unstamped = '{"lesson_id":"L1","schema_version":1,"stages":[{"n":1}],"title":"الدرس الأول"}'
     assert first.content_hash == hashlib.sha256(unstamped.encode()).hexdigest()
 
 

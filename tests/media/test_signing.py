@@ -29,6 +29,7 @@ from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
 from memora_cdn.errors import SettingError
+from memora_cdn.media import s3_signer as s3_signer_module
 from memora_cdn.media.base import NoSigner, SignedUrl
 from memora_cdn.media.signing import (
     REQUEUE_SLACK_SECONDS,
@@ -554,7 +555,7 @@ def test_s3_signer_keeps_the_fragment_and_leaves_other_urls_alone(s3_client: S3C
 
 
 def test_s3_signing_time_never_leaks_into_other_threads_requests(
-    s3_client: S3Client, s3_endpoint: str
+    s3_client: S3Client, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While a presign runs as of the window start, a request signed on another thread (a
     store upload, say) carries the real time."""
@@ -573,7 +574,14 @@ def test_s3_signing_time_never_leaks_into_other_threads_requests(
         thread.join()
 
     signing_client = make_client(s3_endpoint)
-    signing_client.meta.events.register("before-sign.s3.GetObject", upload_from_another_thread)
+    # The presign no longer goes through botocore: the upload runs while our presigner does.
+    presign = s3_signer_module.presign_get
+
+    def presign_during_an_upload(*args: Any, **kwargs: Any) -> str:
+        upload_from_another_thread()
+        return presign(*args, **kwargs)
+
+    monkeypatch.setattr(s3_signer_module, "presign_get", presign_during_an_upload)
     past = int(time.time()) - 10 * 3600
     result = signed(s3_signer(signing_client), S3_VIDEO, past)
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from catalogue import CatalogueBuilder, create_content_schema
 from fakes.s3server import S3FaultProxy, s3_store
 from memora_cdn.core import paths
-from memora_cdn.core.documents import Published, dumps, sha256_hex
+from memora_cdn.core.documents import Published, content_hash, dumps, sha256_hex
 from memora_cdn.errors import (
     RepairRefusedError,
     StoreError,
@@ -116,6 +116,20 @@ def test_a_fresh_publish_verifies_clean_and_repair_changes_nothing(site: Site) -
     assert report.ok
     assert sorted(site.store.list_keys()) == before
     site.assert_store_and_index_agree()
+
+
+def test_a_stored_file_with_its_keys_in_another_order_still_verifies(site: Site) -> None:
+    site.publish(PLAIN)
+    unit = paths.unit_key(PLAIN, "U1")
+    document = orjson.loads(site.store.get(unit) or b"")
+    reordered = orjson.dumps(dict(reversed(document.items())), option=orjson.OPT_SORT_KEYS)
+    assert reordered != site.store.get(unit)
+    site.put(unit, reordered)
+
+    report = verify(site.store, site.state, repair=False)
+
+    assert (report.corrupt, report.missing, report.unexpected) == ((), (), ())
+    assert report.ok
 
 
 def test_verify_finds_missing_unexpected_and_corrupt_files_and_changes_nothing(
@@ -235,7 +249,10 @@ CONTENT = {"schema_version": 1, "id": "L1", "title": "Lesson 1"}
 BODY = dumps(
     {"schema_version": 1, "version": 7, "generated_at": "x", "id": "L1", "title": "Lesson 1"}
 )
-ENTRY = Published(sha256_hex(dumps(CONTENT)), 7, len(BODY))
+ENTRY = Published(content_hash(CONTENT), 7, len(BODY))
+REORDERED = dumps(
+    {"title": "Lesson 1", "id": "L1", "generated_at": "x", "version": 7, "schema_version": 1}
+)
 
 
 @pytest.mark.parametrize(
@@ -243,6 +260,7 @@ ENTRY = Published(sha256_hex(dumps(CONTENT)), 7, len(BODY))
     [
         pytest.param(BODY, ENTRY, True, id="as-published"),
         pytest.param(BODY, Published(ENTRY.sha256, 7, 0), True, id="size-unknown"),
+        pytest.param(REORDERED, ENTRY, True, id="keys-in-another-order"),
         pytest.param(None, ENTRY, False, id="absent"),
         pytest.param(BODY + b" ", ENTRY, False, id="other-size"),
         pytest.param(BODY.replace(b"7", b"8"), ENTRY, False, id="other-version"),

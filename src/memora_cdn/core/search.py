@@ -8,7 +8,7 @@ from itertools import groupby
 from typing import Any
 
 from memora_cdn.core import paths
-from memora_cdn.core.documents import SCHEMA_VERSION, Document, dumps, iso_utc, versioned_link
+from memora_cdn.core.documents import Document, dumps, stamp, versioned_link
 from memora_cdn.core.paths import DocKind
 
 Finalize = Callable[[str, DocKind, Mapping[str, Any]], Document]
@@ -16,6 +16,8 @@ Finalize = Callable[[str, DocKind, Mapping[str, Any]], Document]
 
 @dataclass(frozen=True, slots=True)
 class SearchEntry:
+    """One lesson as the search index lists it."""
+
     lesson_id: str
     lesson_title: str
     topic_id: str
@@ -112,15 +114,7 @@ def split_entries(
     the largest version a shard can carry. An entry too large for any shard gets a shard of
     its own, which then fails validation rather than being dropped.
     """
-    empty = {
-        "schema_version": SCHEMA_VERSION,
-        "version": now,
-        "generated_at": iso_utc(now),
-        "plan_id": plan,
-        "subject_id": subject,
-        "entries": [],
-    }
-    overhead = len(dumps(empty))
+    overhead = len(dumps(stamp({"plan_id": plan, "subject_id": subject, "entries": []}, now)))
     parts: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
     size = overhead

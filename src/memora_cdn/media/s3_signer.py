@@ -1,60 +1,39 @@
-"""The S3 signer (`signer=s3`, SPEC §3): boto3 presigned GETs aligned on expiry windows."""
+"""The S3 signer (`signer=s3`, SPEC §3): SigV4 presigned GETs signed as of the start of their
+expiry window. Design notes: docs/decisions/s3-signing.md"""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from datetime import UTC, datetime
-from types import ModuleType
-from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, unquote, urlsplit
+import ipaddress
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from memora_cdn.errors import SettingError
 from memora_cdn.media.base import SignedUrl
 from memora_cdn.media.hmac_signer import MediaBase
+from memora_cdn.media.s3_presign import Addressing, S3Credentials, presign_get
 from memora_cdn.media.windows import ExpiryWindow
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-_SIGV4_TIMESTAMP = "%Y%m%dT%H%M%SZ"
+_SIGV4 = frozenset({None, "s3v4", "v4"})
+"""The client's `signature_version` values that mean SigV4 (None: botocore's default)."""
+_AWS_HOST = re.compile(r"(^|\.)amazonaws\.com(\.cn)?$")
+_VIRTUAL_HOSTABLE = re.compile(r"[a-z0-9][a-z0-9\-]{1,61}[a-z0-9]")
+"""Bucket names that can be a host label (no dots: they would break the TLS wildcard)."""
 
 
 class S3Signer:
-    """A boto3 presigned GET (SigV4, `X-Amz-Date` + `X-Amz-Expires`) for media in `bucket`.
+    """A presigned GET (SigV4, `X-Amz-Date` + `X-Amz-Expires`) for media in `bucket`.
 
     Signs URLs under `media_base_url` (`s3://bucket/prefix`, or an `https://` host serving the
-    bucket at its root, such as `https://bucket.s3.region.amazonaws.com/`); the object key is
-    the URL's path, percent-decoded, without its leading `/`. The URL's query is dropped (the
-    presigned URL carries its own), its fragment kept. The presigned URL points wherever the
-    client's endpoint does.
-
-    **Alignment.** SigV4 presigned URLs expire at `X-Amz-Date + X-Amz-Expires`, and botocore
-    takes `X-Amz-Date` from its clock, `botocore.auth.get_current_datetime()`, which it looks up
-    at every signing. So the presign runs with that clock reading the window start: once per
-    process, `get_current_datetime` in `botocore.auth` (and `botocore.crt.auth` when the CRT is
-    installed) is replaced by a function that returns the time held in a `ContextVar` when one
-    is set and otherwise calls the original. The variable is set only around this signer's
-    `generate_presigned_url` call, and a context variable is private to its thread (and
-    asyncio task), so every other botocore request in the process, such as the store's uploads
-    on other threads, still signs with the real time; no lock is needed and nothing is held
-    across calls. We preferred this to the alternatives: copying `SigV4Auth.add_auth` into a
-    subclass registered under a private signature version relies on more private botocore code,
-    and caching one URL per window is not shared between workers or restarts. Every presigned
-    URL is checked to carry the aligned `X-Amz-Date` and the expected `X-Amz-Expires`, so a
-    SigV2 client or a botocore that no longer reads that clock fails loudly (`SettingError`)
-    instead of silently changing lesson bytes. SigV2 (`s3`) presigns, boto3's default for some
-    regions, take their expiry from `time.time()` and cannot be aligned: build the client with
-    `botocore.config.Config(signature_version="s3v4")`.
-
-    Limits: a URL signed with temporary credentials stops working when they expire, and a
-    bucket that needs a session (S3 Express) would sign its session request with the past
-    timestamp too; use long-lived credentials for media signing.
+    bucket at its root); the object key is the URL's path, percent-decoded, without its leading
+    `/`. The URL's query is dropped, its fragment kept. The URL is signed with the client's
+    credentials, region, endpoint and addressing style, as of the window start (`presign_get`).
     """
 
-    __slots__ = ("base", "bucket", "client", "window")
+    __slots__ = ("addressing", "base", "bucket", "client", "window")
 
     def __init__(
         self,
@@ -70,7 +49,8 @@ class S3Signer:
         self.bucket = bucket
         self.base = MediaBase.parse(media_base_url, frozenset({"s3", "http", "https"}))
         self.window = ExpiryWindow.of(expiry_hours, window_seconds)
-        _install_aligned_clock()
+        _require_sigv4(client)
+        self.addressing = _addressing(client, bucket)
 
     def __repr__(self) -> str:
         return (
@@ -80,82 +60,83 @@ class S3Signer:
         )
 
     def sign(self, url: str, now: int) -> SignedUrl | None:
+        """The presigned GET of `url` as of the start of `now`'s window, or None if not ours."""
         parts = self.base.match(url)
         if parts is None:
             return None
-        key = unquote(parts.path).removeprefix("/")
         start = self.window.start(now)
-        signed_at = datetime.fromtimestamp(start, UTC)
-        with _clock_reads(signed_at):
-            presigned = self.client.generate_presigned_url(
-                "get_object",
-                Params={"Bucket": self.bucket, "Key": key},
-                ExpiresIn=self.window.expiry_seconds,
-            )
-        self._check_aligned(presigned, signed_at)
+        presigned = presign_get(
+            _credentials(self.client),
+            region=self.client.meta.region_name,
+            endpoint_url=self.client.meta.endpoint_url,
+            addressing=self.addressing,
+            bucket=self.bucket,
+            key=unquote(parts.path).removeprefix("/"),
+            signed_at=start,
+            expires_in=self.window.expiry_seconds,
+        )
         if parts.fragment:
             presigned = f"{presigned}#{parts.fragment}"
         return SignedUrl(presigned, start + self.window.expiry_seconds)
 
-    def _check_aligned(self, presigned: str, signed_at: datetime) -> None:
-        query = parse_qs(urlsplit(presigned).query)
-        expected = {
-            "X-Amz-Date": [signed_at.strftime(_SIGV4_TIMESTAMP)],
-            "X-Amz-Expires": [str(self.window.expiry_seconds)],
-        }
-        got = {name: query.get(name) for name in expected}
-        if got != expected:
-            raise SettingError(
-                "signer",
-                "s3",
-                f"the S3 client presigned {got} instead of {expected}: media URLs need SigV4 "
-                'signing; build the client with Config(signature_version="s3v4")',
-            )
+
+def _require_sigv4(client: S3Client) -> None:
+    """A client configured for another signature (SigV2 `s3`, SigV4a) is refused."""
+    version = _option(client, "signature_version")
+    if version not in _SIGV4:
+        raise SettingError(
+            "signer",
+            "s3",
+            f"the S3 client presigned with signature_version={version!r}, not SigV4: "
+            "media URLs need SigV4 signing; "
+            'build the client with Config(signature_version="s3v4")',
+        )
 
 
-_SIGNING_TIME: ContextVar[datetime | None] = ContextVar("memora_cdn_signing_time", default=None)
-_INSTALL_LOCK = threading.Lock()
-_BOTOCORE_CLOCK = "get_current_datetime"
+def _addressing(client: S3Client, bucket: str) -> Addressing:
+    """The client's `addressing_style`; `auto` (the default) puts the bucket in the host on
+    AWS when its name allows, and in the path on any other endpoint (MinIO, R2 by URL…).
+    An endpoint that is an IP address is always addressed by path, as botocore does."""
+    style = (_option(client, "s3") or {}).get("addressing_style") or "auto"
+    host = urlsplit(client.meta.endpoint_url).hostname or ""
+    if style == "path" or _is_ip(host):
+        return Addressing.PATH
+    if style == "virtual":
+        return Addressing.VIRTUAL
+    if _AWS_HOST.search(host) and _VIRTUAL_HOSTABLE.fullmatch(bucket):
+        return Addressing.VIRTUAL
+    return Addressing.PATH
 
 
-@contextmanager
-def _clock_reads(at: datetime) -> Iterator[None]:
-    """botocore's clock reads `at` (UTC) in this thread/task for the duration of the block."""
-    token = _SIGNING_TIME.set(at)
+def _is_ip(host: str) -> bool:
+    """An IP address has no subdomains to put a bucket in."""
     try:
-        yield
-    finally:
-        _SIGNING_TIME.reset(token)
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
-def _install_aligned_clock() -> None:
-    """Route botocore's signing clock through `_SIGNING_TIME` (idempotent, thread-safe)."""
-    import botocore.auth
-    import botocore.compat
-
-    modules: list[ModuleType] = [botocore.auth]
-    if getattr(botocore.compat, "HAS_CRT", False):
-        import botocore.crt.auth
-
-        modules.append(botocore.crt.auth)
-    with _INSTALL_LOCK:
-        for module in modules:
-            current = getattr(module, _BOTOCORE_CLOCK, None)
-            if current is None:
-                raise RuntimeError(
-                    f"{module.__name__}.{_BOTOCORE_CLOCK} is gone: this botocore cannot "
-                    "presign as of a given time; pin botocore or update memora_cdn.media.signing"
-                )
-            if not getattr(current, "_memora_cdn_aligned", False):
-                setattr(module, _BOTOCORE_CLOCK, _aligned(current))
+def _option(client: S3Client, name: str) -> Any:
+    """A botocore `Config` option (set as attributes at run time, unknown to the stubs)."""
+    return getattr(client.meta.config, name)
 
 
-def _aligned(original: Callable[..., datetime]) -> Callable[..., datetime]:
-    def get_current_datetime(remove_tzinfo: bool = True) -> datetime:
-        fixed = _SIGNING_TIME.get()
-        if fixed is None:
-            return original(remove_tzinfo=remove_tzinfo)
-        return fixed.replace(tzinfo=None) if remove_tzinfo else fixed
+def _credentials(client: S3Client) -> S3Credentials:
+    """The client's credentials, frozen for one signing (refreshed ones stay current).
 
-    get_current_datetime._memora_cdn_aligned = True  # type: ignore[attr-defined]
-    return get_current_datetime
+    botocore offers no public accessor; `_get_credentials` is the read-only one it keeps for
+    callers that sign themselves. Its absence is an error, never a silently unsigned URL."""
+    getter: Any = getattr(client, "_get_credentials", None)
+    if getter is None:
+        raise RuntimeError(
+            "this botocore client does not expose its credentials (_get_credentials): "
+            "pin botocore or update memora_cdn.media.s3_signer"
+        )
+    found = getter()
+    if found is None:
+        raise SettingError(
+            "signer", "s3", "the S3 client has no credentials to sign media URLs with"
+        )
+    frozen = found.get_frozen_credentials()
+    return S3Credentials(frozen.access_key, frozen.secret_key, frozen.token)

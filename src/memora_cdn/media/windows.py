@@ -1,15 +1,5 @@
-"""Expiry windows of signed media URLs, and how long a lesson holding them may be cached and
-when its plan must be rebuilt (SPEC §3 "Signed media").
-
-A signer signs "as of" the start of the expiry window that `now` falls in (windows are
-multiples of `window_seconds` since the Unix epoch, so every worker agrees on them): a URL
-signed at `now` expires at `window_start(now) + expiry`. Re-rendering a plan inside one window
-therefore gives byte-identical lessons, and every URL handed out at `now` is valid for more
-than `expiry − window` seconds (`ExpiryWindow.min_validity`). The default window is an hour,
-or a quarter of the expiry when that is shorter (1 h expiry: 15 min windows, at least 45 min of
-validity; 4 h: 1 h windows, at least 3 h). A lesson with signed URLs is uploaded with
-`max_age_for(...)` and its plan is rebuilt by `requeue_at(...)`.
-"""
+"""Expiry windows of signed media URLs, and the cache lifetime and rebuild deadline of a lesson
+holding them. Design notes: docs/decisions/signed-url-windows.md"""
 
 from __future__ import annotations
 

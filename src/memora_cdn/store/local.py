@@ -1,13 +1,5 @@
-"""A local folder as the CDN: the embedded default, and what `memora-cdn validate` reads.
-
-Writes are atomic (a temporary file in the same folder, then a rename), made durable together
-by `sync` (one `syncfs` of the root's file system, not an fsync per file; the README's
-"Durability of the folder store"), files are readable by everyone (0644), and no key can
-reach outside the root.
-A key is the file's path under the root, segment for segment: the layout keeps every
-segment within a file name's 255 bytes (`core.paths.segment`), and a key that does not
-fit is refused, never stored under another name.
-"""
+"""A local folder as the CDN: atomic writes, made durable together by `sync`.
+Design notes: docs/decisions/folder-store.md"""
 
 from __future__ import annotations
 
@@ -32,6 +24,8 @@ _PARTIAL = (".tmp-", ".part")
 
 
 class FileStore:
+    """The object store in a local folder: one file per key under `root`."""
+
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).resolve()
 

@@ -1,12 +1,5 @@
-"""An S3 bucket (AWS S3, Cloudflare R2, MinIO, …) as the CDN origin: `store = s3://bucket/prefix`.
-
-Keys are the store prefix followed by the document key (at most 1,024 bytes in all, or the
-store refuses the key before any request). The boto3 client retries throttling
-and server errors itself (adaptive mode, 10 attempts); whatever still fails becomes a
-`StoreError` naming the key, with a short detail that never carries a credential. boto3
-clients are thread-safe, so one store serves every upload thread of a build; its connection
-pool is sized to the upload concurrency.
-"""
+"""An S3 bucket (AWS S3, Cloudflare R2, MinIO, …) as the CDN origin: `s3://bucket/prefix`.
+Design notes: docs/decisions/s3-store.md"""
 
 from __future__ import annotations
 
@@ -91,6 +84,8 @@ def parse_store_url(url: str) -> tuple[str, str]:
 
 
 class S3Store:
+    """The object store in an S3 bucket, under an optional key prefix."""
+
     def __init__(
         self,
         client: S3Client,

@@ -1,27 +1,5 @@
-"""`memora-cdn verify`: does the store hold exactly what the published index says?
-
-Every plan the index knows for this store and every plan folder found under `plans/` is
-compared key by key:
-
-- **missing**: indexed, but not in the store;
-- **unexpected**: in the store under `plans/`, but not indexed;
-- **corrupt**: present, but not the document the index recorded. The check is exact: the body
-  must be JSON of the indexed size whose `version` is the indexed version and whose content
-  hash (the body without `version`/`generated_at`, re-serialised with `documents.dumps`, as
-  `documents.finalize` computes it) is the indexed SHA-256. Since `generated_at` follows from
-  `version`, passing all three means the bytes are the ones that were published;
-- **partial**: a half-written file a killed build left (a folder store only).
-
-With `repair`, unexpected keys that no current manifest links are deleted, and so are partial
-files; the index rows of missing and corrupt keys are removed, so that the next build of their
-plan uploads them again (never a delete): those plans, and plans whose folder the index does
-not know (their build removes a plan that is gone), are returned in `plans_to_rebuild`, for the
-caller to queue. A corrupt file stays where it is until that build overwrites it. Repair
-refuses to delete more than `REPAIR_DELETE_LIMIT` files without `yes`, and a store that lists
-as empty (or cannot be listed) while the index says it holds files is an error, never a reason
-to forget the index. Run it while no build is writing: a build in flight shows as differences
-that the build itself resolves. Design notes: README, "Checking the store".
-"""
+"""`memora-cdn verify`: does the store hold exactly what the published index says? With
+`repair`, make them agree. Design notes: docs/decisions/store-verify.md"""
 
 from __future__ import annotations
 
@@ -34,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from memora_cdn.core.documents import Published, dumps, sha256_hex
+from memora_cdn.core.documents import Published
 from memora_cdn.core.links import resolve_link
 from memora_cdn.core.paths import DocKind, parse_key, readable, segment
 from memora_cdn.errors import RepairRefusedError, StoreError, StoreListingError
@@ -47,6 +25,8 @@ PLANS = "plans/"
 
 @dataclass(frozen=True, slots=True)
 class VerifyReport:
+    """What `verify` found, and what its repair did or would do."""
+
     checked: int
     """Indexed keys whose body was read and compared."""
     missing: tuple[str, ...]
@@ -84,7 +64,7 @@ def verify(
     yes: bool = False,
     concurrency: int = 16,
 ) -> VerifyReport:
-    """Compare; with `repair` (and not `dry_run`), make them agree as the module doc says.
+    """Compare; with `repair` (and not `dry_run`), make them agree (docs/decisions/store-verify.md).
     `yes`: allow deleting more than `REPAIR_DELETE_LIMIT` files, and re-uploading everything
     to a store that lists as empty."""
     identity = store.identity
@@ -237,14 +217,9 @@ def _is_manifest(key: str) -> bool:
 
 
 def matches(body: bytes | None, entry: Published) -> bool:
-    """Is `body` the document the index entry describes (see the module doc)?"""
-    if body is None or (entry.size and len(body) != entry.size):
+    """Is `body` the document the index entry describes: its size (when known), version and
+    `content_hash` agree? Key order does not matter."""
+    found = Published.from_body(body)
+    if found is None or (entry.size and found.size != entry.size):
         return False
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return False
-    if not isinstance(document, dict) or document.pop("version", None) != entry.version:
-        return False
-    document.pop("generated_at", None)
-    return sha256_hex(dumps(document)) == entry.sha256
+    return (found.version, found.sha256) == (entry.version, entry.sha256)
