@@ -12,6 +12,8 @@ class MemoraCdnError(Exception):
 
 
 class SettingError(MemoraCdnError):
+    """A setting is missing or has a value memora-cdn cannot use."""
+
     exit_code = 2
 
     def __init__(self, name: str, value: object, reason: str) -> None:
@@ -65,6 +67,8 @@ class InvalidDocumentsError(MemoraCdnError):
 
 
 class StoreError(MemoraCdnError):
+    """The object store failed on a key."""
+
     exit_code = 6
 
     def __init__(self, key: str, detail: str) -> None:
@@ -74,6 +78,8 @@ class StoreError(MemoraCdnError):
 
 
 class UnknownDoctypeError(MemoraCdnError):
+    """A change named a doctype memora-cdn does not follow."""
+
     exit_code = 2
 
     def __init__(self, doctype: str, known: list[str]) -> None:
@@ -82,6 +88,8 @@ class UnknownDoctypeError(MemoraCdnError):
 
 
 class DocumentNotFoundError(MemoraCdnError):
+    """`notify` named a document the source database does not hold."""
+
     exit_code = 8
 
     def __init__(self, doctype: str, name: str) -> None:

@@ -1,8 +1,6 @@
-"""One typed settings object (SPEC §7): `MEMORA_CDN_*` variables and an optional TOML file.
-
-Environment variables win over the file. Every problem is a `SettingError` naming the setting
-and the bad value; secrets are `SecretStr`, so they never show in a log, an error or `repr`.
-"""
+"""One typed settings object (SPEC §7): `MEMORA_CDN_*` variables over an optional TOML file.
+Every problem is a `SettingError` naming the setting and the bad value; secrets are
+`SecretStr`, so they never show in a log, an error or `repr`."""
 
 from __future__ import annotations
 
@@ -35,12 +33,16 @@ _SECRETS = frozenset(
 
 
 class SignerKind(StrEnum):
+    """How paid media URLs are signed (the `signer` setting)."""
+
     NONE = "none"
     S3 = "s3"
     HMAC = "hmac"
 
 
 class Settings(BaseSettings):
+    """Every setting with its default (SPEC §7); frozen once loaded."""
+
     model_config = SettingsConfigDict(
         env_prefix="MEMORA_CDN_", extra="forbid", frozen=True, validate_default=True
     )

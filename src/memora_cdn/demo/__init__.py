@@ -1,10 +1,6 @@
-"""The demo catalogue that `memora-cdn demo` seeds into the embedded default.
-
-The catalogue itself (subjects, outlines, plans, overrides…) is data in `catalogue.toml`;
-`rows.demo_catalogue()` turns it into rows of the SPEC §1 content tables (deterministic, no
-clock); `seed()` writes them; `refuse_foreign_content()` keeps the demo off a database that
-holds anything else.
-"""
+"""The demo catalogue `memora-cdn demo` seeds: its data is `catalogue.toml`; `demo_catalogue()`
+makes SPEC §1 rows of it (deterministic, no clock), `seed()` writes them, and
+`refuse_foreign_content()` keeps the demo off a database that holds anything else."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ MAX_DAYS = 365
 
 
 class BadInput(ValueError):
-    pass
+    """A query parameter the API cannot use: answered 400 with the message."""
 
 
 def _int(request: Request, name: str, default: int, lowest: int, highest: int) -> int:
@@ -54,10 +54,13 @@ def _status(request: Request) -> SyncStatus | None:
 
 
 def error(status: int, message: str) -> JSONResponse:
+    """The API's error answer: `{"error": message}` with that HTTP status."""
     return JSONResponse({"error": message}, status_code=status)
 
 
 def api_routes(application: App) -> list[tuple[str, Handler, list[str]]]:
+    """The `/api/*` routes over `application`: (path, handler, methods)."""
+
     async def blocking(function: Callable[..., T], *args: Any) -> T:
         return await run_in_threadpool(function, *args)
 

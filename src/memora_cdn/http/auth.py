@@ -25,6 +25,7 @@ def derive(token: str, label: bytes) -> str:
 
 
 def same(given: str, expected: str) -> bool:
+    """Whether two secrets are equal, compared in constant time."""
     return hmac.compare_digest(given.encode(), expected.encode())
 
 

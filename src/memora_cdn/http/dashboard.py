@@ -94,6 +94,8 @@ def _parse(text: str) -> datetime:
 
 
 def dashboard_routes(application: App, gate: Gate) -> list[BaseRoute]:
+    """The dashboard's pages, login and logout, panels fragment and static files."""
+
     def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
         context = {
             "protected": gate.token is not None,

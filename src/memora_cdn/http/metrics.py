@@ -27,6 +27,8 @@ BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 
 class StateCollector(Collector):
+    """Reads the metrics from the state tables and the queue at each scrape."""
+
     def __init__(self, application: App) -> None:
         self.application = application
 
@@ -112,6 +114,7 @@ class StateCollector(Collector):
 
 
 def metrics_route(application: App) -> Callable[[Request], Awaitable[Response]]:
+    """The `GET /metrics` handler: Prometheus text from a `StateCollector`."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StateCollector(application))
 

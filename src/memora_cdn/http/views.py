@@ -13,6 +13,8 @@ from memora_cdn.state.repo import SyncLogEntry
 
 @dataclass(frozen=True, slots=True)
 class Badge:
+    """A labelled, coloured tag the dashboard shows beside a node or a sync."""
+
     label: str
     tone: str
     """The CSS modifier: public, authenticated, paid, preview, separate, hidden."""
@@ -104,6 +106,7 @@ def size(count: int) -> str:
 
 
 def seconds_taken(entry: SyncLogEntry) -> float | None:
+    """How long a sync took; None while it has not completed."""
     if entry.completed_at is None:
         return None
     return max(0.0, (entry.completed_at - entry.started_at).total_seconds())
@@ -111,6 +114,8 @@ def seconds_taken(entry: SyncLogEntry) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class Bar:
+    """One build in the builds chart: its place, heights and hover title."""
+
     x: float
     width: float
     duration_height: float

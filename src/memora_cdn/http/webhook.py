@@ -1,10 +1,5 @@
-"""The Frappe webhook, `POST /hooks/frappe` (SPEC §9).
-
-The signature (`X-Frappe-Webhook-Signature`: base64 HMAC-SHA256 of the raw body with
-`webhook_secret`) is checked in constant time over the raw bytes before anything is parsed;
-the body is read at most 1 MB + 1 byte into memory, so a huge or endless body is cut off.
-Accepted events go through the app's `Intake`, like every other way changes come in.
-"""
+"""The Frappe webhook, `POST /hooks/frappe` (SPEC §9): signed, size-capped, into `Intake`.
+Design notes: docs/decisions/webhook.md"""
 
 from __future__ import annotations
 
@@ -45,7 +40,7 @@ _META = frozenset({"doctype", "name", "old_name", "event"})
 
 
 class BodyTooLarge(Exception):
-    pass
+    """The request body is over the cap: answered 413, nothing of it parsed."""
 
 
 async def read_capped(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
@@ -70,13 +65,14 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def signed(secret: str, body: bytes, given: str | None) -> bool:
+    """Whether `given` is the signature of `body`, compared in constant time."""
     if given is None:
         return False
     return hmac.compare_digest(signature(secret, body).encode(), given.strip().encode())
 
 
 class MalformedBody(ValueError):
-    pass
+    """A signed body that is not a document the webhook can read: answered 400."""
 
 
 def parse_body(body: bytes, content_type: str) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class PurgeReport:
+    """What a purge did, for the sync log."""
+
     urls: int = 0
     """URLs purged."""
     requests: int = 0
@@ -18,6 +20,8 @@ class PurgeReport:
 
 
 class Purger(Protocol):
+    """Tells the CDN in front of the store to forget URLs (none, Cloudflare)."""
+
     def purge(self, keys: Sequence[str]) -> PurgeReport:
         """Purge the CDN URLs of these paths: store keys in URL form (`links.key_url`, store
         prefix included), a changed file's new versioned one with its `?v=`.
@@ -32,4 +36,5 @@ class NoPurger:
     """The embedded default: a folder has no CDN in front of it."""
 
     def purge(self, keys: Sequence[str]) -> PurgeReport:
+        """Nothing to purge: an empty report."""
         return PurgeReport()

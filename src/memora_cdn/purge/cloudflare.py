@@ -1,15 +1,5 @@
-"""Cloudflare purge by URL: `POST /zones/{zone}/purge_cache` with `{"files": [...]}`.
-
-At most 30 URLs per call (Cloudflare's limit, SPEC §4 step 3). Every response is checked:
-HTTP 200 with `"success": false` is a failure like any other. A 429 waits for `Retry-After`
-(capped), a 5xx or a transport error (timeout, refused connection) is retried with exponential
-backoff, both within a bounded number of attempts per batch; any other 4xx (a bad token, an
-unknown zone, a refused batch) is not retried. A batch that fails for good does not stop the
-others: every batch is tried, then `PurgeError` names the keys still cached.
-
-The API token is held as a `SecretStr` and only ever sent in the `Authorization` header: it is
-not in `repr`, in errors or in logs (and it is scrubbed from any text Cloudflare sends back).
-"""
+"""Cloudflare purge by URL, in batches of 30, with retries for 429, 5xx and timeouts.
+Design notes: docs/decisions/cloudflare-purge.md"""
 
 from __future__ import annotations
 
@@ -47,11 +37,6 @@ def cloudflare_client(
         headers={"User-Agent": user_agent},
         follow_redirects=False,
     )
-
-
-class CloudflarePurgeError(PurgeError):
-    """The `PurgeError` of Cloudflare: its report counts calls made, URLs purged and failed
-    batches, for the sync log's `purge_requests` and `purge_failures`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +99,17 @@ class CloudflarePurger:
 
     @property
     def endpoint(self) -> str:
+        """The zone's purge-cache URL."""
         return f"{self.api_base}/zones/{quote(self.zone_id, safe='')}/purge_cache"
 
     def url_of(self, key: str) -> str:
+        """The CDN URL of a store key."""
         return f"{self.cdn_base_url}/{key}"
 
     # -- Purger ---------------------------------------------------------------------------
 
     def purge(self, keys: Sequence[str]) -> PurgeReport:
+        """Purge every key's URL, batch by batch; `PurgeError` names those still cached."""
         unique = list(dict.fromkeys(keys))
         batches = list(chunked(unique, self.batch_size))
         requests = purged = failures = 0
@@ -145,7 +133,7 @@ class CloudflarePurger:
                 len(unique),
                 requests,
             )
-            raise CloudflarePurgeError(not_purged, self._scrub("; ".join(problems)), report)
+            raise PurgeError(not_purged, self._scrub("; ".join(problems)), report)
         if unique:
             log.info("Cloudflare purge: %d URLs purged in %d calls", purged, requests)
         return report
