@@ -150,7 +150,7 @@ def running(settings: Settings, *, create: bool = False) -> contextlib.AbstractC
 
 def make_engine(url: str) -> Any:
     """`memora_cdn.app.make_engine`, imported when a command runs."""
-    from memora_cdn.app import make_engine as app_make_engine
+    from memora_cdn.database import make_engine as app_make_engine
 
     return app_make_engine(url)
 
@@ -416,24 +416,9 @@ def notify(
         out.print(f"Already queued: {', '.join(waiting)}", markup=False, highlight=False)
 
 
-def _scanner(application: App) -> Scanner:
-    from memora_cdn.state.scan_state import ScanStateStore
-    from memora_cdn.sync.scan import Scanner
-
-    return Scanner(application.source, ScanStateStore(application.state.engine), application.clock)
-
-
 def _scan(application: App, scanner: Scanner | None = None) -> IntakeResult:
     """One scan of the source: events queued first, then the watermarks advance."""
-    scanner = scanner or _scanner(application)
-    result = scanner.scan()
-    queued = application.intake.submit(result.events, trigger=Trigger.SCHEDULER)
-    scanner.commit(result)
-    for warning in result.warnings:
-        log.warning("scan: %s", warning)
-    if result.events:
-        log.info("scan: %d changes, %d plans queued", len(result.events), len(queued.scheduled))
-    return queued
+    return application.scan(scanner)
 
 
 @command
@@ -460,9 +445,6 @@ def worker(ctx: typer.Context) -> None:
 
     Example: MEMORA_CDN_BATCH_INTERVAL_MINUTES=1 memora-cdn worker
     """
-    from memora_cdn.sync.rq_jobs import RqDispatcher
-    from memora_cdn.sync.worker import Schedule, Worker
-
     settings = _settings(ctx)
     log.removeHandler(_one_line)  # a long-running process logs everything, with tracebacks
     logging.basicConfig(
@@ -482,39 +464,8 @@ def worker(ctx: typer.Context) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     with running(settings) as application:
-        schedule = Schedule(
-            interval_seconds=settings.batch_interval_minutes * 60,
-            threshold=settings.batch_threshold,
-            scan_interval_seconds=settings.scan_interval_seconds or None,
-        )
-        dispatch: Callable[[Trigger, bool], None] | None = None
-        if application.redis is not None:
-            dispatcher = RqDispatcher(
-                application.redis,
-                application.queue,
-                worker_id=application.worker_id,
-                lease_seconds=settings.lock_ttl_seconds,
-                now=application.now,
-            )
-
-            def to_rq(trigger: Trigger, include_pending: bool) -> None:
-                sent = dispatcher.dispatch(trigger, include_pending=include_pending)
-                if sent.enqueued:
-                    log.info("%s: %d plans handed to RQ", trigger.value, len(sent.enqueued))
-
-            dispatch = to_rq
-
-        runner = Worker(
-            application.processor(stop),
-            application.queue,
-            schedule,
-            application.clock,
-            poll=functools.partial(_scan, application, _scanner(application)),
-            on_batch=_log_batch,
-            dispatch=dispatch,
-            housekeeping=functools.partial(application.housekeeping, schedule.interval_seconds),
-        )
-        mode = "building in-process" if dispatch is None else "feeding RQ queue memora-cdn"
+        runner = application.worker(stop, on_batch=_log_batch)
+        mode = "building in-process" if runner.dispatch is None else "feeding RQ queue memora-cdn"
         log.info(
             "worker %s started (queue: %s, %s)",
             application.worker_id,
