@@ -149,7 +149,7 @@ def running(settings: Settings, *, create: bool = False) -> contextlib.AbstractC
 
 
 def make_engine(url: str) -> Any:
-    """`memora_cdn.app.make_engine`, imported when a command runs."""
+    """`memora_cdn.database.make_engine`, imported when a command runs."""
     from memora_cdn.database import make_engine as app_make_engine
 
     return app_make_engine(url)
