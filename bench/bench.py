@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from measure import PRESETS, ROOT, Size
 from s3latency import s3_server, upload_plan
 
-from memora_cdn.app import make_engine
+from memora_cdn.database import make_engine
 
 DEFAULT_MARIADB = "mysql+pymysql://root@127.0.0.1:3306/memora_bench"
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 
+from defaults import default_retry_policy
 from memora_cdn.app import App
 from memora_cdn.core.model import SyncStatus, Trigger
-from memora_cdn.queue.base import RetryPolicy
 
 SECRET = "s3cret-webhook"
 TOKEN = "admin-t0ken"
@@ -86,7 +86,7 @@ def dead_letter(site: App, plan: str, message: str = "store error: boom") -> Non
     now = site.now()
     site.queue.enqueue([plan], now)
     [claim] = site.queue.claim("test", now, lease_seconds=60, plans=[plan])
-    assert site.queue.fail(claim, message, now, RetryPolicy(max_retries=0)).dead
+    assert site.queue.fail(claim, message, now, default_retry_policy(max_retries=0)).dead
 
 
 def failed_build(site: App, plan: str, message: str, days_ago: int = 0) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
-import re
 import secrets
 import socket
 import threading
@@ -12,143 +13,49 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from memora_cdn.contracts.validate import compile_validators
 from memora_cdn.core.model import Trigger
 from memora_cdn.core.render import RenderOptions
-from memora_cdn.errors import (
-    DatabaseDeniedError,
-    DatabaseLoginError,
-    DatabaseNotFoundError,
-    SettingError,
-    StateTablesDeniedError,
-    UnavailableError,
-)
+from memora_cdn.database import check_connection, database_error, make_engine, sqlite_file
+from memora_cdn.errors import DatabaseNotFoundError
 from memora_cdn.media.signing import make_config_signer
 from memora_cdn.media.windows import requeue_at
 from memora_cdn.publish import Clock, Publisher, PublishOptions
 from memora_cdn.purge.base import NoPurger, Purger
 from memora_cdn.queue.base import PlanQueue, RetryPolicy
 from memora_cdn.queue.fallback import FallbackQueue
+from memora_cdn.queue.lock import PlanLock
 from memora_cdn.queue.redis import RedisQueue
 from memora_cdn.queue.sql import SqlQueue
-from memora_cdn.settings import Settings, load_settings
+from memora_cdn.settings import Settings
 from memora_cdn.source.graph import SqlCatalogueGraph
 from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore
+from memora_cdn.state.scan_state import ScanStateStore
 from memora_cdn.store.base import ObjectStore
 from memora_cdn.store.local import FileStore
 from memora_cdn.store.marker import adopt
-from memora_cdn.sync.intake import Intake
-from memora_cdn.sync.processor import BatchProcessor
+from memora_cdn.sync.intake import Intake, IntakeResult
+from memora_cdn.sync.processor import BatchProcessor, BatchReport, maintain
+from memora_cdn.sync.scan import Scanner
+from memora_cdn.sync.worker import Schedule, Worker
 
 if TYPE_CHECKING:  # boto3, httpx and rq are imported only by the settings that use them
-    from memora_cdn.sync.rq_jobs import PlanLock
+    from memora_cdn.sync.rq_dispatch import RqDispatcher
+
+log = logging.getLogger(__name__)
 
 _PARENT_POOLS: list[object] = []
 """In a build process: the connection pools it inherited, never used or closed there."""
 BUILD_PROCESSES = min(2, os.cpu_count() or 1)
 """Plans one `sync` builds at a time, each in a process of its own, when several are due."""
-
-
-def make_engine(url: str, setting: str = "database_url") -> Engine:
-    """An engine for a database URL; SQLite files get WAL and a busy timeout."""
-    try:
-        parsed = make_url(url)
-        if parsed.drivername == "mysql":
-            parsed = parsed.set(drivername="mysql+pymysql")
-        elif parsed.drivername in ("postgresql", "postgres"):
-            parsed = parsed.set(drivername="postgresql+psycopg")
-        if parsed.get_backend_name() == "sqlite":
-            engine = create_engine(parsed, connect_args={"timeout": 30})
-            event.listen(engine, "connect", _sqlite_pragmas)
-            return engine
-        # READ COMMITTED: no gap locks, so workers writing different plans' rows at once
-        # never deadlock each other (MariaDB's default, REPEATABLE READ, would).
-        return create_engine(
-            parsed, pool_pre_ping=True, pool_recycle=3600, isolation_level="READ COMMITTED"
-        )
-    except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as error:
-        reason = (
-            f"no driver installed for it ({error})"
-            if isinstance(error, ImportError)
-            else f"not a usable database URL ({error})"
-        )
-        raise SettingError(setting, safe_url(url), reason) from None
-
-
-_PASSWORD = re.compile(r"^(?P<scheme>[^:/]+://[^:@/]*):[^@/]*@")
-
-
-def safe_url(url: str) -> str:
-    """The URL as it may be shown: any password replaced by `***` (even in a URL that
-    does not parse)."""
-    return _PASSWORD.sub(r"\g<scheme>:***@", url)
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The file of a SQLite URL (None for other databases and in-memory ones)."""
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
-        return None
-    database = parsed.database or ""
-    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
-        return None
-    if database.startswith("file:"):  # a URI filename (`?uri=true`)
-        if "mode=memory" in database:
-            return None
-        database = database.removeprefix("file:").split("?", 1)[0]
-    return Path(database)
-
-
-# Driver error numbers and SQLSTATEs (MariaDB/MySQL: pymysql `args[0]`; PostgreSQL: psycopg
-# `sqlstate`), sorted into what the user has to do about them.
-_LOGIN_REFUSED: set[object] = {1045, 1698, "28P01", "28000"}
-_DENIED: set[object] = {1044, 1142, 1143, 1227, "42501"}
-_NO_DATABASE: set[object] = {1049, "3D000"}
-
-
-def database_error(
-    error: DBAPIError, setting: str, url: str, *, creating: bool = False
-) -> Exception:
-    """The typed error for a driver error on the database of `setting`: wrong password or
-    user, access denied (when `creating` the state tables: the fix is state_database_url),
-    a database that does not exist, or one that cannot be reached."""
-    orig = error.orig
-    args = getattr(orig, "args", ())
-    # pymysql errors carry both an error number (`args[0]`) and a SQLSTATE.
-    codes = {getattr(orig, "sqlstate", None), args[0] if args else None}
-    text = " ".join(str(orig).split()) or type(orig).__name__
-    shown = safe_url(url)
-    if codes & _LOGIN_REFUSED or "password authentication failed" in text:
-        return DatabaseLoginError(setting, shown, text)
-    denied = bool(codes & _DENIED) or "readonly database" in text or "permission denied" in text
-    if denied and creating:
-        return StateTablesDeniedError(setting, shown, text)
-    if denied:
-        return DatabaseDeniedError(setting, shown, text)
-    if codes & _NO_DATABASE:
-        return DatabaseNotFoundError(setting, shown)
-    if isinstance(error, OperationalError):
-        return UnavailableError(f"the database at {shown} ({setting})", text)
-    return error
-
-
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
 
 
 def _secrets(settings: Settings) -> list[str]:
@@ -178,6 +85,7 @@ def make_store(settings: Settings, closers: list[Callable[[], object]]) -> tuple
 
 
 def make_purger(settings: Settings, closers: list[Callable[[], object]]) -> Purger:
+    """The CDN purger: Cloudflare when its zone and token are set, else none."""
     if not (settings.cloudflare_zone_id and settings.cloudflare_api_token):
         return NoPurger()
     assert settings.cdn_base_url is not None  # checked by Settings
@@ -201,6 +109,8 @@ def worker_name() -> str:
 
 @dataclass
 class App:
+    """Every adapter of one process, built from its settings (by `build_app`)."""
+
     settings: Settings
     source: SqlSource
     state: StateStore
@@ -225,7 +135,7 @@ class App:
             self.queue,
             self.publisher,
             self.state,
-            policy=RetryPolicy(self.settings.max_retries, self.settings.retry_base_seconds),
+            policy=retry_policy(self.settings),
             lease_seconds=self.settings.lock_ttl_seconds,
             worker_id=self.worker_id,
             clock=self.clock,
@@ -244,6 +154,7 @@ class App:
         return build_app(self.settings, self.clock).publisher
 
     def now(self) -> datetime:
+        """The clock's time as a naive UTC datetime (what the queue and state tables take)."""
         return datetime.fromtimestamp(self.clock(), UTC).replace(tzinfo=None)
 
     def prepare(self) -> None:
@@ -254,14 +165,10 @@ class App:
         )
 
     def housekeeping(self, interval_seconds: float) -> list[str]:
-        """The worker's chores every tick: drain the SQL fallback into Redis once it answers
-        again, and queue plans whose signed media URLs expire before the next batches could
-        replace them. Returns the plans queued for expiring URLs."""
-        now = self.now()
-        recover = getattr(self.queue, "recover", None)
-        if recover is not None:
-            for plan in recover(now):
-                self.state.log_queued(plan, Trigger.FALLBACK_RECOVERY, now, is_fallback=True)
+        """The worker's chores every tick: maintain the queue (plans drained back from the SQL
+        fallback are logged as queued), and queue plans whose signed media URLs expire before
+        the next batches could replace them. Returns the plans queued for expiring URLs."""
+        maintain(self.queue, self.state, self.now())
         # A plan is due once `requeue_at` of its earliest expiry has passed; the rebuild must
         # be live within the next batch and one build (`slack`).
         margin = self.publisher.options.signed_url_margin_seconds
@@ -273,7 +180,55 @@ class App:
             self.intake.queue_plans(expiring, trigger=Trigger.SCHEDULER)
         return expiring
 
+    def scanner(self) -> Scanner:
+        """A scanner of the source, its watermarks kept in the state tables."""
+        return Scanner(self.source, ScanStateStore(self.state.engine), self.clock)
+
+    def scan(self, scanner: Scanner | None = None) -> IntakeResult:
+        """One scan of the source: events queued first, then the watermarks advance."""
+        scanner = scanner or self.scanner()
+        result = scanner.scan()
+        queued = self.intake.submit(result.events, trigger=Trigger.SCHEDULER)
+        scanner.commit(result)
+        for warning in result.warnings:
+            log.warning("scan: %s", warning)
+        if result.events:
+            log.info("scan: %d changes, %d plans queued", len(result.events), len(queued.scheduled))
+        return queued
+
+    def dispatcher(self) -> RqDispatcher:
+        """The scheduler's side of RQ: due plans become jobs (needs `redis_url`)."""
+        from memora_cdn.sync.rq_dispatch import RqDispatcher  # rq only where it is used
+
+        if self.redis is None:
+            raise RuntimeError("RQ dispatch needs redis_url")
+        return RqDispatcher(
+            self.redis,
+            self.queue,
+            worker_id=self.worker_id,
+            lease_seconds=self.settings.lock_ttl_seconds,
+            now=self.now,
+        )
+
+    def worker(
+        self, stop: threading.Event, on_batch: Callable[[BatchReport], None] | None = None
+    ) -> Worker:
+        """The scheduler of `memora-cdn worker`: scans, batches and housekeeping on the
+        settings' schedule; with Redis it hands due plans to RQ instead of building them."""
+        schedule = make_schedule(self.settings)
+        return Worker(
+            self.processor(stop),
+            self.queue,
+            schedule,
+            self.clock,
+            poll=functools.partial(self.scan, self.scanner()),
+            on_batch=on_batch,
+            dispatch=self.dispatcher().hand_over if self.redis is not None else None,
+            housekeeping=functools.partial(self.housekeeping, schedule.interval_seconds),
+        )
+
     def close(self) -> None:
+        """Close the network clients, the engines' pools and the Redis connection."""
         for close in self.closers:
             close()
         self.source.engine.dispose()
@@ -282,7 +237,22 @@ class App:
             self.redis.close()
 
 
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """The queue's retry policy of the settings."""
+    return RetryPolicy(settings.max_retries, settings.retry_base_seconds)
+
+
+def make_schedule(settings: Settings) -> Schedule:
+    """The worker's schedule of the settings (a scan interval of 0: no scans)."""
+    return Schedule(
+        interval_seconds=settings.batch_interval_minutes * 60,
+        threshold=settings.batch_threshold,
+        scan_interval_seconds=settings.scan_interval_seconds or None,
+    )
+
+
 def build_app(settings: Settings, clock: Clock = time.time) -> App:
+    """Build every adapter from the settings (nothing is connected yet)."""
     source_engine = make_engine(settings.database_url)
     state_engine = (
         source_engine
@@ -359,7 +329,7 @@ def running(settings: Settings, *, create: bool = False) -> Iterator[App]:
                 raise DatabaseNotFoundError(setting, str(path))
     app = build_app(settings)
     try:
-        _connect(app.source.engine, "database_url", settings.database_url)
+        check_connection(app.source.engine, "database_url", settings.database_url)
         try:
             app.prepare()
         except DBAPIError as error:
@@ -369,31 +339,3 @@ def running(settings: Settings, *, create: bool = False) -> Iterator[App]:
         yield app
     finally:
         app.close()
-
-
-def _connect(engine: Engine, setting: str, url: str) -> None:
-    """Open (and return to the pool) one connection, so that a wrong password, a denied
-    database or an unreachable server is reported against the setting that names it."""
-    try:
-        with engine.connect():
-            pass
-    except DBAPIError as error:
-        raise database_error(error, setting, url) from None
-
-
-_process_app: App | None = None
-_process_app_lock = threading.Lock()
-
-
-def process_app() -> App:
-    """One app per process for entry points that Frappe or RQ call as plain functions (the
-    doc_events hook, RQ jobs): built once from `MEMORA_CDN_*` and the TOML file named by
-    `MEMORA_CDN_CONFIG`, with its state tables created if missing."""
-    global _process_app
-    with _process_app_lock:
-        if _process_app is None:
-            config = os.environ.get("MEMORA_CDN_CONFIG")
-            application = build_app(load_settings(Path(config) if config else None))
-            application.prepare()
-            _process_app = application
-        return _process_app

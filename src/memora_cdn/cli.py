@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,14 +15,11 @@ import typer
 from memora_cdn.commands import dead_letter, inspection, publishing, serving
 from memora_cdn.commands.context import err, guarded, out, running, with_app, with_settings
 from memora_cdn.core.events import Action
-from memora_cdn.core.model import Trigger
 
 if TYPE_CHECKING:  # the modules behind the commands are imported by the commands that run
     from memora_cdn.app import App
     from memora_cdn.settings import Settings
-    from memora_cdn.sync.intake import IntakeResult
     from memora_cdn.sync.processor import BatchReport
-    from memora_cdn.sync.scan import Scanner
 
 app = typer.Typer(
     name="memora-cdn",
@@ -96,33 +91,13 @@ def notify(
         out.print(f"Already queued: {', '.join(waiting)}", markup=False, highlight=False)
 
 
-def _scanner(application: App) -> Scanner:
-    from memora_cdn.state.scan_state import ScanStateStore
-    from memora_cdn.sync.scan import Scanner
-
-    return Scanner(application.source, ScanStateStore(application.state.engine), application.clock)
-
-
-def _scan(application: App, scanner: Scanner | None = None) -> IntakeResult:
-    """One scan of the source: events queued first, then the watermarks advance."""
-    scanner = scanner or _scanner(application)
-    result = scanner.scan()
-    queued = application.intake.submit(result.events, trigger=Trigger.SCHEDULER)
-    scanner.commit(result)
-    for warning in result.warnings:
-        log.warning("scan: %s", warning)
-    if result.events:
-        log.info("scan: %d changes, %d plans queued", len(result.events), len(queued.scheduled))
-    return queued
-
-
 @with_app
 def scan(application: App) -> None:
     """Poll the source for changed and deleted documents and queue the plans they affect.
 
     Example: memora-cdn scan && memora-cdn sync
     """
-    queued = _scan(application)
+    queued = application.scan()
     out.print(
         f"{queued.events} changes found; {len(queued.plans)} plans affected, "
         f"{len(queued.scheduled)} newly queued.",
@@ -138,9 +113,6 @@ def worker(settings: Settings) -> None:
 
     Example: MEMORA_CDN_BATCH_INTERVAL_MINUTES=1 memora-cdn worker
     """
-    from memora_cdn.sync.rq_jobs import RqDispatcher
-    from memora_cdn.sync.worker import Schedule, Worker
-
     log.removeHandler(_one_line)  # a long-running process logs everything, with tracebacks
     logging.basicConfig(
         level=logging.INFO,
@@ -159,39 +131,8 @@ def worker(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     with running(settings) as application:
-        schedule = Schedule(
-            interval_seconds=settings.batch_interval_minutes * 60,
-            threshold=settings.batch_threshold,
-            scan_interval_seconds=settings.scan_interval_seconds or None,
-        )
-        dispatch: Callable[[Trigger, bool], None] | None = None
-        if application.redis is not None:
-            dispatcher = RqDispatcher(
-                application.redis,
-                application.queue,
-                worker_id=application.worker_id,
-                lease_seconds=settings.lock_ttl_seconds,
-                now=application.now,
-            )
-
-            def to_rq(trigger: Trigger, include_pending: bool) -> None:
-                sent = dispatcher.dispatch(trigger, include_pending=include_pending)
-                if sent.enqueued:
-                    log.info("%s: %d plans handed to RQ", trigger.value, len(sent.enqueued))
-
-            dispatch = to_rq
-
-        runner = Worker(
-            application.processor(stop),
-            application.queue,
-            schedule,
-            application.clock,
-            poll=functools.partial(_scan, application, _scanner(application)),
-            on_batch=_log_batch,
-            dispatch=dispatch,
-            housekeeping=functools.partial(application.housekeeping, schedule.interval_seconds),
-        )
-        mode = "building in-process" if dispatch is None else "feeding RQ queue memora-cdn"
+        runner = application.worker(stop, on_batch=_log_batch)
+        mode = "building in-process" if runner.dispatch is None else "feeding RQ queue memora-cdn"
         log.info(
             "worker %s started (queue: %s, %s)",
             application.worker_id,

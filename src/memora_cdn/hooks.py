@@ -1,21 +1,6 @@
 """Frappe integration: a `doc_events` handler for a Frappe app's `hooks.py`.
 
-    # in your Frappe app's hooks.py (memora-cdn installed in the bench's virtualenv)
-    doc_events = {
-        "*": {
-            "after_insert": "memora_cdn.hooks.on_change",
-            "on_update": "memora_cdn.hooks.on_change",
-            "on_trash": "memora_cdn.hooks.on_change",
-            "after_delete": "memora_cdn.hooks.on_change",
-            "after_rename": "memora_cdn.hooks.on_change",
-        }
-    }
-
-Documents of doctypes memora-cdn does not follow are ignored, so the wildcard is safe. The
-handler reads memora-cdn's settings from the `MEMORA_CDN_*` environment (and the TOML file
-named by `MEMORA_CDN_CONFIG`, if set), resolves the affected plans and queues them; the worker
-builds them. It never fails an editor's save: if queuing fails, the error is logged and the
-next `scan` finds the change by its `modified` time.
+Design notes and set-up: docs/decisions/frappe-hook.md
 """
 
 from __future__ import annotations
@@ -26,6 +11,7 @@ from typing import Any, Protocol
 
 from memora_cdn.core.events import Action, ChangeEvent, parse_doctype
 from memora_cdn.core.model import Trigger
+from memora_cdn.entry import process_app
 from memora_cdn.errors import UnknownDoctypeError
 from memora_cdn.sync.intake import Intake, IntakeResult
 
@@ -90,8 +76,6 @@ class DocumentHook:
 
 
 def _default_hook() -> DocumentHook:
-    from memora_cdn.app import process_app
-
     return DocumentHook(process_app().intake)
 
 

@@ -15,6 +15,7 @@ from memora_cdn.state.repo import SyncLogEntry
 
 
 def iso(value: datetime | None) -> str | None:
+    """The time as the API shows it (ISO 8601, UTC, whole seconds), or None."""
     return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -25,6 +26,7 @@ def every_plan(application: App) -> list[str]:
 
 
 def sync_entry_json(entry: SyncLogEntry) -> dict[str, Any]:
+    """A sync log row as a JSON object."""
     return {
         "id": entry.id,
         "plan_id": entry.plan_id,
@@ -64,6 +66,7 @@ def queue_status(application: App) -> dict[str, Any]:
 
 
 def failures(application: App, days: int, limit: int) -> list[SyncLogEntry]:
+    """Failed builds of the last `days` days (at most `limit`)."""
     since = application.now() - timedelta(days=days)
     return application.state.sync_log(status=SyncStatus.FAILED, since=since, limit=limit)
 

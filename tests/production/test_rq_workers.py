@@ -15,7 +15,7 @@ from rq.job import JobStatus
 
 from fakes.redisserver import PrivateRedis
 from memora_cdn.core.model import Trigger
-from memora_cdn.sync.rq_jobs import QUEUE_NAME, RqDispatcher, job_id
+from memora_cdn.sync.rq_dispatch import QUEUE_NAME, RqDispatcher, job_id
 from sitekit import Site
 
 pytestmark = pytest.mark.slow

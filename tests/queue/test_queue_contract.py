@@ -15,7 +15,8 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from memora_cdn.app import make_engine
+from defaults import default_retry_policy
+from memora_cdn.database import make_engine
 from memora_cdn.queue.base import PlanQueue, QueueStats, RetryPolicy
 from memora_cdn.queue.fallback import FallbackQueue
 from memora_cdn.queue.redis import RedisQueue
@@ -183,7 +184,7 @@ def test_a_dead_letter_can_be_retried_with_a_fresh_budget(queue: PlanQueue) -> N
 def test_clearing_dead_letters(queue: PlanQueue) -> None:
     queue.enqueue(["A", "B", "C"], T0)
     for claim in queue.claim("w", T0, lease_seconds=LEASE, limit=3):
-        queue.fail(claim, "x", T0, RetryPolicy(max_retries=0))
+        queue.fail(claim, "x", T0, default_retry_policy(max_retries=0))
     assert queue.clear_dead("B") == 1
     assert sorted(d.plan for d in queue.dead_letters()) == ["A", "C"]
     assert queue.clear_dead() == 2

@@ -19,8 +19,9 @@ import pytest
 import redis
 import sqlalchemy as sa
 
+from defaults import default_retry_policy
 from fakes.redisserver import PrivateRedis
-from memora_cdn.app import make_engine
+from memora_cdn.database import make_engine
 from memora_cdn.queue.base import Claim, QueueStats, RetryPolicy
 from memora_cdn.queue.fallback import FallbackQueue
 from memora_cdn.queue.redis import RedisQueue
@@ -92,7 +93,7 @@ def test_claim_records_and_dead_letters_are_json_as_documented(
     assert client.zscore(f"{prefix}leases", "A") == (T0 - datetime(1970, 1, 1)) // timedelta(
         microseconds=1
     ) + int(LEASE * 1_000_000)
-    queue.fail(claim, "boom", T0, RetryPolicy(max_retries=0))
+    queue.fail(claim, "boom", T0, default_retry_policy(max_retries=0))
     assert json.loads(str(client.hget(f"{prefix}dead", "A"))) == {
         "attempts": 1,
         "last_error": "boom",
@@ -257,7 +258,7 @@ def test_work_goes_on_from_sql_while_redis_is_down_and_moves_back_after(
     assert (a.plan, b.plan, a.is_fallback, b.is_fallback) == ("A", "B", True, True)
     (d,) = fallback_queue.claim("w", T0, lease_seconds=LEASE, plans=["D"])
     assert fallback_queue.fail(a, "boom", T0, POLICY).retry_at == at(30)
-    assert fallback_queue.fail(d, "fatal", T0, RetryPolicy(max_retries=0)).dead
+    assert fallback_queue.fail(d, "fatal", T0, default_retry_policy(max_retries=0)).dead
     assert fallback_queue.enqueue(["B"], at(1)) == ["B"]  # B is dirty: build it again
     assert fallback_queue.name == "redis (fallback: sql)"
 

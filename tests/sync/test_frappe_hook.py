@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from memora_cdn import app as app_module
-from memora_cdn import hooks
+from memora_cdn import entry, hooks
 from memora_cdn.core.events import Action
 from memora_cdn.core.model import Doctype
 from memora_cdn.hooks import DocumentHook, event_from_document
@@ -116,10 +115,10 @@ def test_the_doc_events_handler_uses_the_environment_settings(
 ) -> None:
     monkeypatch.setenv("MEMORA_CDN_DATABASE_URL", site.database_url)
     monkeypatch.setenv("MEMORA_CDN_STATE_DATABASE_URL", site.settings.state_url)
-    monkeypatch.setattr(app_module, "_process_app", None)
+    monkeypatch.setattr(entry, "_process_app", None)
     hooks.on_change(FakeDoc("Memora Lesson", "B-L", {"parent_topic": "B-TP"}), "on_update")
     assert site.app.queue.pending_count() == 1
-    built = app_module._process_app
+    built = entry._process_app
     assert built is not None
     assert built.settings.database_url == site.database_url
     built.close()

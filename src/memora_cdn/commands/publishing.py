@@ -105,8 +105,8 @@ def demo(
 
     Example: memora-cdn demo --serve --port 8000
     """
-    from memora_cdn.app import make_engine
     from memora_cdn.commands.serving import serve_announced
+    from memora_cdn.database import make_engine
     from memora_cdn.demo import refuse_foreign_content, seed
     from memora_cdn.http.server import check_host
 

@@ -22,6 +22,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def is_loopback(host: str) -> bool:
+    """Whether `host` is on the loopback (served without an admin token)."""
     return host in LOOPBACK_HOSTS or host.startswith("127.")
 
 
@@ -46,10 +47,12 @@ def admin(gate: Gate, handler: Handler) -> Handler:
 
 
 async def healthz(_request: Request) -> Response:
+    """`GET /healthz`: the process answers."""
     return JSONResponse({"status": "ok"})
 
 
 def create_http_app(application: App) -> Starlette:
+    """The ASGI application: health check, webhook, admin API, metrics and dashboard."""
     settings = application.settings
     token = settings.admin_token.get_secret_value() if settings.admin_token else None
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None

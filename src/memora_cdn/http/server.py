@@ -24,6 +24,7 @@ def check_host(settings: Settings, host: str) -> None:
 
 
 def url_of(host: str, port: int) -> str:
+    """The URL a browser opens for `host` and `port`."""
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/"
 

@@ -1,9 +1,6 @@
-"""The queue contract (SPEC §5) both backends keep: SQL (`cdn_export_queue`) and Redis.
+"""The queue contract (SPEC §5) every backend keeps: SQL (`cdn_export_queue`) and Redis.
 
-A plan is in at most one state at a time: pending (waiting for a batch), processing (claimed
-by a worker under a lease), retry (failed, due again later) or dead (failed `max_retries`
-times; kept until an operator retries or clears it). A plan queued again while it is being
-built is marked dirty and goes back to pending when that build completes: no change is lost.
+Design notes: docs/decisions/queue.md
 """
 
 from __future__ import annotations
@@ -16,6 +13,8 @@ from typing import Protocol
 
 
 class QueueState(StrEnum):
+    """Where a plan is in the queue."""
+
     PENDING = "pending"
     PROCESSING = "processing"
     RETRY = "retry"
@@ -28,13 +27,20 @@ class Claim:
 
     plan: str
     token: str
+    """Opaque: only the backend that issued it reads it."""
     attempts: int
     """Failed builds so far (0 on a first attempt): the sync log's `retry_count`."""
+    backend: str
+    """The `name` of the queue backend (`sql` or `redis`) that holds the claim: only that
+    backend can renew, complete, fail or release it."""
     is_fallback: bool = False
+    """The plan came through the SQL fallback while Redis was down (the sync log says so)."""
 
 
 @dataclass(frozen=True, slots=True)
 class QueueStats:
+    """How many plans are in each state."""
+
     pending: int = 0
     processing: int = 0
     retrying: int = 0
@@ -43,20 +49,12 @@ class QueueStats:
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
+    """A plan that failed `max_retries` times, with its last error."""
+
     plan: str
     attempts: int
     last_error: str | None
     failed_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    max_retries: int = 3
-    base_seconds: float = 30.0
-
-    def delay(self, failures: int) -> timedelta:
-        """Wait before retry number `failures` (1-based): base × 2^(n−1)."""
-        return timedelta(seconds=self.base_seconds * 2 ** (failures - 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +66,42 @@ class Failure:
 
     @property
     def dead(self) -> bool:
+        """Failed `max_retries` times: no retry is scheduled."""
         return self.retry_at is None
 
 
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How failed builds are retried: `max_retries` times, waiting base × 2^(n−1)."""
+
+    max_retries: int
+    base_seconds: float
+
+    def delay(self, failures: int) -> timedelta:
+        """Wait before retry number `failures` (1-based): base × 2^(n−1)."""
+        return timedelta(seconds=self.base_seconds * 2 ** (failures - 1))
+
+    def after(self, attempts: int, now: datetime) -> Failure:
+        """The failure of a build that had failed `attempts` times before: retried after
+        its delay, or dead once it has failed more than `max_retries` times."""
+        failures = attempts + 1
+        if failures > self.max_retries:
+            return Failure(failures, None)
+        return Failure(failures, now + self.delay(failures))
+
+
+@dataclass(frozen=True, slots=True)
+class Maintenance:
+    """What one `maintain` did to the queue."""
+
+    recovered: tuple[str, ...] = ()
+    """Plans drained from the SQL fallback into Redis, now queued there for a build."""
+    quarantined: tuple[str, ...] = ()
+    """Corrupt entries no worker could take, moved to the dead letter."""
+
+
 class PlanQueue(Protocol):
-    """Times are naive UTC datetimes passed in by the caller (the clock is injected)."""
+    """Plans waiting for, under and failed in builds; times are naive UTC, passed in."""
 
     name: str
     """`sql` or `redis`, for status and the dashboard."""
@@ -114,11 +143,22 @@ class PlanQueue(Protocol):
         """Put a claimed plan back as pending without counting a failure (never dropped)."""
         ...
 
-    def stats(self, now: datetime) -> QueueStats: ...
+    def maintain(self, now: datetime) -> Maintenance:
+        """Upkeep before each batch or tick: dead-letter corrupt entries, and drain what a
+        fallback holds back into the primary once it answers."""
+        ...
 
-    def pending_count(self) -> int: ...
+    def stats(self, now: datetime) -> QueueStats:
+        """How many plans are in each state."""
+        ...
 
-    def dead_letters(self) -> list[DeadLetter]: ...
+    def pending_count(self) -> int:
+        """Plans waiting for a batch (what the threshold counts)."""
+        ...
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Every dead-lettered plan, oldest failure first."""
+        ...
 
     def retry_dead(self, plan: str, now: datetime) -> bool:
         """Move a dead-lettered plan back to pending with a fresh retry budget."""

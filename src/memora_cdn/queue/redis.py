@@ -1,14 +1,6 @@
 """The Redis queue: the same contract as the SQL queue (SPEC §5), for many workers on many hosts.
 
-Every state change is one Lua script over the keys of `redis_keys` (layout documented there),
-so a claim moves due plans into `processing` atomically: two workers never hold one plan, and a
-crashed worker's plans come back once their lease runs out. Only the claim's token can renew,
-complete, fail or release it. The per-plan build lock (`lock`/`renew_lock`/`unlock`) is
-redis-py's `Lock` on a separate key, held by the claim's token: only that token can extend or
-release it.
-
-The client is passed in (never a global connection) and must decode responses
-(`decode_responses=True`).
+Design notes: docs/decisions/redis-queue.md
 """
 
 from __future__ import annotations
@@ -24,7 +16,14 @@ from redis.exceptions import LockNotOwnedError
 from redis.lock import Lock
 
 from memora_cdn.queue import redis_keys as lua
-from memora_cdn.queue.base import Claim, DeadLetter, Failure, QueueStats, RetryPolicy
+from memora_cdn.queue.base import (
+    Claim,
+    DeadLetter,
+    Failure,
+    Maintenance,
+    QueueStats,
+    RetryPolicy,
+)
 from memora_cdn.queue.redis_keys import DEFAULT_PREFIX, RedisKeys
 
 _EPOCH = datetime(1970, 1, 1)
@@ -39,10 +38,13 @@ def to_micros(when: datetime) -> int:
 
 
 def from_micros(micros: float | str) -> datetime:
+    """The naive-UTC datetime of a score in microseconds (see `to_micros`)."""
     return _EPOCH + timedelta(microseconds=int(float(micros)))
 
 
 class RedisQueue:
+    """The plan queue in Redis, every state change one Lua script (see `redis_keys`)."""
+
     name = "redis"
 
     def __init__(self, client: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
@@ -59,6 +61,7 @@ class RedisQueue:
         self._clear_dead = client.register_script(lua.CLEAR_DEAD)
 
     def ping(self) -> bool:
+        """Whether Redis answers (raises redis-py's connection errors when it does not)."""
         return bool(self.client.ping())
 
     # -- scheduling -----------------------------------------------------------------------
@@ -117,7 +120,7 @@ class RedisQueue:
         ]
         rows: list[Any] = self._claim(keys=self.keys.queue, args=args)
         return [
-            Claim(str(plan), str(token), int(attempts), fallback == "1")
+            Claim(str(plan), str(token), int(attempts), self.name, fallback == "1")
             for plan, token, attempts, fallback in rows
         ]
 
@@ -133,13 +136,17 @@ class RedisQueue:
         self._release(keys=self.keys.queue, args=[claim.plan, claim.token, to_micros(now)])
 
     def fail(self, claim: Claim, error: str, now: datetime, policy: RetryPolicy) -> Failure:
-        failures = claim.attempts + 1
-        dead = failures > policy.max_retries
-        retry_at = None if dead else now + policy.delay(failures)
-        letter = _dead_json(DeadLetter(claim.plan, failures, error, now)) if dead else ""
+        failure = policy.after(claim.attempts, now)
+        attempts, retry_at = failure.attempts, failure.retry_at
+        letter = "" if retry_at else _dead_json(DeadLetter(claim.plan, attempts, error, now))
         due = "" if retry_at is None else to_micros(retry_at)
-        self._fail(keys=self.keys.queue, args=[claim.plan, claim.token, failures, due, letter])
-        return Failure(failures, retry_at)
+        self._fail(keys=self.keys.queue, args=[claim.plan, claim.token, attempts, due, letter])
+        return failure
+
+    def maintain(self, now: datetime) -> Maintenance:
+        """Nothing to do: a corrupt claim record matches no token, and its lease lets a
+        claimer take the plan over once it runs out."""
+        return Maintenance()
 
     # -- inspection and operator actions ---------------------------------------------------
 
@@ -199,6 +206,7 @@ class RedisQueue:
         return True
 
     def lock_owner(self, plan: str) -> str | None:
+        """The token holding the plan's lock, if any."""
         owner = self.client.get(self.keys.lock(plan))
         return None if owner is None else str(owner)
 

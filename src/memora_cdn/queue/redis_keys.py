@@ -1,30 +1,6 @@
 """The Redis key layout of the plan queue and the per-plan lock, and the Lua scripts on it.
 
-Every key lives under one prefix (default `memora-cdn:`), so several sites share a Redis:
-
-- `{p}pending`, sorted set: plan → due time. The deduplicated pending set; its size is
-  what the threshold trigger counts.
-- `{p}processing`, hash: plan → JSON claim record
-  `{"token", "worker", "lease_until", "attempts", "is_fallback", "dirty"}`.
-- `{p}leases`, sorted set: plan → lease end. `processing` indexed by lease, for takeovers of
-  expired leases; always the same members as `processing`.
-- `{p}retry`, sorted set: plan → when its retry is due.
-- `{p}attempts`, hash: plan → failed builds so far, for a plan waiting in `pending` or
-  `retry` (absent: 0; while processing, the claim record holds it).
-- `{p}fallback`, set: plans that reached Redis from the SQL fallback; their claims carry
-  `is_fallback`.
-- `{p}dead`, hash: plan → JSON `{"attempts", "last_error", "failed_at"}`.
-- `{p}lock:{plan}`, string: the per-plan build lock, a redis-py `Lock` whose value is the
-  owner's token, which alone can extend or release it.
-
-A plan is in at most one of `pending`, `processing` (+ `leases`), `retry` and `dead`; every
-transition between them is one Lua script, so it is atomic. Times are integer microseconds
-since the Unix epoch (exact in a Redis score, which is a double, until the year 2255); the
-claim record's `lease_until` is the same instant as ISO 8601 text, for people reading Redis.
-Lua never formats a time (its `tostring` keeps 14 digits): times go in as argument strings.
-
-Redis Cluster: the queue scripts touch several keys at once, so give the prefix a hash tag
-(`{memora-cdn}:`) to keep them in one slot.
+Design notes (the layout): docs/decisions/redis-queue.md
 """
 
 from __future__ import annotations
@@ -36,6 +12,8 @@ DEFAULT_PREFIX = "memora-cdn:"
 
 @dataclass(frozen=True, slots=True)
 class RedisKeys:
+    """The names of the queue's keys under one prefix."""
+
     prefix: str = DEFAULT_PREFIX
 
     @property

@@ -1,9 +1,6 @@
 """The SQL queue (`cdn_export_queue`): the queue in standalone mode, and Redis's fallback.
 
-Every transition is one conditional UPDATE (or DELETE) whose WHERE clause restates the state
-it expects, so concurrent workers on one database never both win: a claim is the row's lock,
-a lease that runs out makes the plan claimable again, and only the claim's token can
-complete, fail, renew or release it.
+Design notes: docs/decisions/queue.md
 """
 
 from __future__ import annotations
@@ -11,6 +8,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +19,7 @@ from memora_cdn.queue.base import (
     Claim,
     DeadLetter,
     Failure,
+    Maintenance,
     QueueState,
     QueueStats,
     RetryPolicy,
@@ -32,7 +31,38 @@ log = logging.getLogger(__name__)
 _KNOWN = [state.value for state in QueueState]
 
 
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """One row of the table as it was read (for moving it to another queue)."""
+
+    plan: str
+    state: str
+    due_at: datetime | None
+    attempts: int
+    token: str | None
+    lease_until: datetime | None
+    last_error: str | None
+    failed_at: datetime | None
+
+    def dead_letter(self) -> DeadLetter:
+        """The row as a dead letter."""
+        return DeadLetter(self.plan, self.attempts, self.last_error, self.failed_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Moving:
+    """A row held while it moves to another queue: to land there as `state`, due at `due`."""
+
+    plan: str
+    token: str
+    state: str
+    due: datetime
+    attempts: int
+
+
 class SqlQueue:
+    """The plan queue in the state database's `cdn_export_queue` table."""
+
     name = "sql"
 
     def __init__(self, engine: Engine, *, fallback: bool = False) -> None:
@@ -132,7 +162,7 @@ class SqlQueue:
                     )
                 )
             if won.rowcount == 1:
-                claims.append(Claim(plan, token, int(attempts), bool(is_fallback)))
+                claims.append(Claim(plan, token, int(attempts), self.name, bool(is_fallback)))
         return claims
 
     @staticmethod
@@ -183,23 +213,13 @@ class SqlQueue:
         }
 
     def fail(self, claim: Claim, error: str, now: datetime, policy: RetryPolicy) -> Failure:
-        failures = claim.attempts + 1
-        dead = failures > policy.max_retries
-        retry_at = None if dead else now + policy.delay(failures)
-        values: dict[str, Any] = {
-            "state": (QueueState.DEAD if dead else QueueState.RETRY).value,
-            "attempts": failures,
-            "due_at": retry_at or now,
-            "token": None,
-            "claimed_by": None,
-            "lease_until": None,
-            "dirty": False,
-            "last_error": error,
-            "failed_at": now,
-        }
+        failure = policy.after(claim.attempts, now)
         with self.engine.begin() as conn:
-            conn.execute(update(q).where(self._held(claim)).values(**values))
-        return Failure(failures, retry_at)
+            conn.execute(update(q).where(self._held(claim)).values(**_failed(failure, error, now)))
+        return failure
+
+    def maintain(self, now: datetime) -> Maintenance:
+        return Maintenance(quarantined=tuple(self._quarantine_corrupt(now)))
 
     # -- inspection and operator actions ---------------------------------------------------
 
@@ -246,7 +266,7 @@ class SqlQueue:
         with self.engine.begin() as conn:
             return int(conn.execute(query).rowcount)
 
-    def quarantine_corrupt(self, now: datetime) -> list[str]:
+    def _quarantine_corrupt(self, now: datetime) -> list[str]:
         """Dead-letter rows no worker could ever take (unknown state, empty plan, no due
         time), so they are visible to an operator instead of silently stuck."""
         broken = or_(q.c.state.not_in(_KNOWN), q.c.plan_id == "", q.c.due_at.is_(None))
@@ -267,3 +287,102 @@ class SqlQueue:
         for plan in rows:
             log.warning("corrupt queue row for plan %r moved to the dead letter", plan)
         return rows
+
+    # -- moving rows to another queue (the fallback's recovery into Redis) ------------------
+
+    def rows(self) -> list[QueueRow]:
+        """Every row, in due order."""
+        columns = ("plan_id", "state", "due_at", "attempts", "token", "lease_until")
+        query = select(*(q.c[c] for c in (*columns, "last_error", "failed_at")))
+        with self.engine.connect() as conn:
+            found: list[Any] = list(conn.execute(query.order_by(q.c.due_at, q.c.plan_id)))
+        return [QueueRow(str(r[0]), str(r[1]), r[2], int(r[3] or 0), *r[4:]) for r in found]
+
+    def size(self) -> int:
+        """Rows in the table, in any state."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(q)).scalar_one())
+
+    def forget_dead(self, plan: str) -> None:
+        """Delete the plan's dead letter (moved elsewhere)."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(q).where(q.c.plan_id == plan, q.c.state == QueueState.DEAD.value))
+
+    def hold_for_move(self, row: QueueRow, now: datetime, lease: timedelta) -> Moving | None:
+        """Take a row that is to move to another queue, as a claim would (two movers never
+        take one row): pending or retry as it is, a claim whose lease ran out as pending now.
+        None for a live claim, a corrupt row, or a row that changed since it was read."""
+        expected = [q.c.plan_id == row.plan, q.c.state == row.state]
+        if row.state == QueueState.PROCESSING.value:
+            if row.lease_until is None or row.lease_until >= now:
+                return None  # a live claim: moved once it completes, fails or expires
+            expected += [q.c.token == row.token, q.c.lease_until < now]
+            state, due = QueueState.PENDING.value, now
+        elif row.state in (QueueState.PENDING.value, QueueState.RETRY.value) and row.due_at:
+            state, due = row.state, row.due_at
+        else:
+            return None  # dead letters move whole; a corrupt row is quarantined
+        token = f"recovery-{secrets.token_hex(12)}"
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                update(q)
+                .where(*expected)
+                .values(
+                    state=QueueState.PROCESSING.value,
+                    token=token,
+                    claimed_by="fallback-recovery",
+                    lease_until=now + lease,
+                    dirty=False,
+                )
+            )
+        if taken.rowcount != 1:
+            return None  # claimed or moved by someone else meanwhile
+        return Moving(row.plan, token, state, due, row.attempts)
+
+    def cancel_move(self, moving: Moving) -> None:
+        """The move failed: the row is as it would have landed, here."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(q)
+                .where(q.c.plan_id == moving.plan, q.c.token == moving.token)
+                .values(**{**self._pending(moving.due), "state": moving.state})
+            )
+
+    def end_move(self, moving: Moving) -> bool:
+        """The move is done: delete the row. True when it was queued again meanwhile."""
+        mine = [q.c.plan_id == moving.plan, q.c.token == moving.token]
+        with self.engine.begin() as conn:
+            dirty = conn.execute(select(q.c.dirty).where(*mine)).scalar()
+            conn.execute(delete(q).where(*mine))
+        return bool(dirty)
+
+    def park_failure(self, plan: str, failure: Failure, error: str, now: datetime) -> None:
+        """Record the failure of a build claimed elsewhere (a retry, or a dead letter),
+        unless the plan is queued here already (that entry builds it again)."""
+        row = {
+            "plan_id": plan,
+            "enqueued_at": now,
+            "is_fallback": self.fallback,
+            **_failed(failure, error, now),
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(q).values(**row))
+        except IntegrityError:
+            pass
+
+
+def _failed(failure: Failure, error: str, now: datetime) -> dict[str, Any]:
+    """The row's values after a failed build."""
+    state = QueueState.DEAD if failure.dead else QueueState.RETRY
+    return {
+        "state": state.value,
+        "attempts": failure.attempts,
+        "due_at": failure.retry_at or now,
+        "token": None,
+        "claimed_by": None,
+        "lease_until": None,
+        "dirty": False,
+        "last_error": error,
+        "failed_at": now,
+    }

@@ -1,9 +1,6 @@
 """Build processes: plans of one batch built side by side in forked children (one per core).
 
-Each child makes its own publisher (own database connections and network clients: nothing
-the parent opened is used after the fork), ignores Ctrl-C (the parent handles it and
-terminates the children) and reports each build as a `Reply`. Queue work, leases and the
-sync log rows the parent writes stay in the parent.
+Design notes: docs/decisions/builds.md
 """
 
 from __future__ import annotations
@@ -42,6 +39,8 @@ class ForkedBuildError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Reply:
+    """A build process's report of one build: its result, or its error."""
+
     plan: str
     result: PublishResult | None = None
     error: ForkedBuildError | None = None
@@ -81,10 +80,12 @@ class BuildProcesses:
 
     @property
     def idle(self) -> int:
+        """Children with no build in hand."""
         return sum(1 for child in self._children if child.plan is None)
 
     @property
     def busy(self) -> list[str]:
+        """The plans being built."""
         return [child.plan for child in self._children if child.plan is not None]
 
     def submit(self, plan: str, log_id: int) -> None:

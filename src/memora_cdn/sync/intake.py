@@ -1,8 +1,5 @@
-"""Where change events come in: resolved to affected plans and queued (SPEC §5).
-
-`notify`, the Python hook API, `scan` and the webhook all end here, so every way in applies
-the same dependency rules and writes the same `Queued` sync log rows.
-"""
+"""Where change events come in: resolved to affected plans and queued (SPEC §5). `notify`,
+the hook, `scan` and the webhook all end here: the same dependency rules, the same rows."""
 
 from __future__ import annotations
 
@@ -22,11 +19,15 @@ from memora_cdn.sync.dependencies import BulkGraph, affected_plans_each
 
 
 class DocumentGraph(BulkGraph, Protocol):
+    """The catalogue's links, and one document by name (for `notify`)."""
+
     def document(self, doctype: Doctype, name: str) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class IntakeResult:
+    """What the events of one submission affected and queued."""
+
     plans: frozenset[str] = frozenset()
     """Every plan the events affect."""
     scheduled: tuple[str, ...] = ()
@@ -35,6 +36,8 @@ class IntakeResult:
 
 
 class Intake:
+    """Resolves change events to affected plans and queues them, with `Queued` rows."""
+
     def __init__(
         self,
         graph: DocumentGraph,

@@ -1,11 +1,6 @@
 """The batch processor: claims due plans one at a time and builds each under its lease.
 
-Every attempt is a `cdn_sync_log` row: Queued → Processing → Success, or → Failed followed by
-a new Queued row for the retry, and after the last retry → Dead Letter. A failure of one plan
-never stops the batch; a stop request ends it after the plan in hand. An interrupt (Ctrl-C,
-or SIGTERM turned into one by the CLI) puts the plan in hand back in the queue, its row
-Failed "interrupted", and raises `Interrupted`. Outcomes are returned, not logged: the CLI
-prints them, the worker and the RQ job log them.
+Design notes: docs/decisions/builds.md
 """
 
 from __future__ import annotations
@@ -21,7 +16,7 @@ from datetime import UTC, datetime
 from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.errors import Interrupted, MemoraCdnError
 from memora_cdn.publish import Clock, Publisher, PublishResult
-from memora_cdn.queue.base import Claim, PlanQueue, RetryPolicy
+from memora_cdn.queue.base import Claim, Maintenance, PlanQueue, RetryPolicy
 from memora_cdn.state.repo import StateStore
 from memora_cdn.sync.forked import BuildProcesses, ForkedBuildError, Reply
 
@@ -30,6 +25,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class BuildOutcome:
+    """How the build of one plan ended."""
+
     plan: str
     status: SyncStatus
     result: PublishResult | None = None
@@ -42,6 +39,7 @@ class BuildOutcome:
 
     @property
     def unexpected(self) -> bool:
+        """A failure memora-cdn does not explain (a bug): logged with its traceback."""
         if isinstance(self.exception, ForkedBuildError):
             return not self.exception.expected
         return self.exception is not None and not isinstance(self.exception, MemoraCdnError)
@@ -49,19 +47,34 @@ class BuildOutcome:
 
 @dataclass(slots=True)
 class BatchReport:
+    """The outcomes of one batch."""
+
     trigger: Trigger
     outcomes: list[BuildOutcome] = field(default_factory=list)
 
     @property
     def succeeded(self) -> list[BuildOutcome]:
+        """The plans built and published."""
         return [o for o in self.outcomes if o.status is SyncStatus.SUCCESS]
 
     @property
     def failed(self) -> list[BuildOutcome]:
+        """The plans that failed (retried later, or dead-lettered)."""
         return [o for o in self.outcomes if o.status is not SyncStatus.SUCCESS]
 
 
+def maintain(queue: PlanQueue, state: StateStore, now: datetime) -> Maintenance:
+    """The queue's upkeep (`PlanQueue.maintain`); plans drained back from the SQL fallback
+    get a `Queued` sync log row triggered by "Fallback Recovery"."""
+    done = queue.maintain(now)
+    for plan in done.recovered:
+        state.log_queued(plan, Trigger.FALLBACK_RECOVERY, now, is_fallback=True)
+    return done
+
+
 class BatchProcessor:
+    """Claims due plans and builds them, one at a time or in forked build processes."""
+
     def __init__(
         self,
         queue: PlanQueue,
@@ -91,6 +104,7 @@ class BatchProcessor:
         self.fork_publisher = fork_publisher
 
     def now(self) -> datetime:
+        """The clock's time as a naive UTC datetime."""
         return datetime.fromtimestamp(self.clock(), UTC).replace(tzinfo=None)
 
     def run(
@@ -100,12 +114,13 @@ class BatchProcessor:
         include_pending: bool = True,
         plans: Collection[str] | None = None,
         on_outcome: Callable[[BuildOutcome], None] | None = None,
+        maintained: bool = False,
     ) -> BatchReport:
-        """Build due plans until none is left (or a stop is requested)."""
+        """Build due plans until none is left (or a stop is requested); the queue is
+        maintained first, unless the caller just did (`maintained`)."""
         report = BatchReport(trigger)
-        quarantine = getattr(self.queue, "quarantine_corrupt", None)
-        if quarantine is not None:
-            quarantine(self.now())
+        if not maintained:
+            maintain(self.queue, self.state, self.now())
         if self.fork_publisher is not None and self.processes > 1:
             due = len(plans) if plans is not None else self.queue.stats(self.now()).pending
             if min(self.processes, due) > 1:
@@ -192,6 +207,7 @@ class BatchProcessor:
         return BuildOutcome(claim.plan, SyncStatus.SUCCESS, result=reply.result)
 
     def build(self, claim: Claim, trigger: Trigger) -> BuildOutcome:
+        """Build one claimed plan under its lease; the queue records the outcome."""
         try:
             log_id = self.state.begin_attempt_failing_lost(
                 claim.plan,

@@ -1,9 +1,6 @@
-"""`memora-cdn worker`: the scheduler (SPEC §5).
+"""`memora-cdn worker`: the scheduler (SPEC §5): batches on a schedule, scans, retries.
 
-Every tick it looks at the queue: a batch starts at once when `batch_threshold` plans are
-pending, otherwise every `batch_interval_minutes`; due retries and plans whose lease ran out
-are picked up on every tick; the source is scanned every `scan_interval_seconds`. A stop
-request (SIGTERM/SIGINT) ends the loop after the plan in hand.
+Design notes: docs/decisions/builds.md
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ from dataclasses import dataclass
 from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.publish import Clock
 from memora_cdn.queue.base import PlanQueue
-from memora_cdn.sync.processor import BatchProcessor, BatchReport, BuildOutcome
+from memora_cdn.sync.processor import BatchProcessor, BatchReport, BuildOutcome, maintain
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +22,20 @@ _ERROR_PAUSE = 5.0
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    interval_seconds: float = 300.0
-    threshold: int = 50
-    scan_interval_seconds: float | None = 60.0
+    """When the worker batches and scans (built from the settings by the app)."""
+
+    interval_seconds: float
+    threshold: int
+    """Pending plans that start a batch at once."""
+    scan_interval_seconds: float | None
     """None: do not scan (events arrive by notify, the hook or the webhook only)."""
     tick_seconds: float = 1.0
+    """How often the worker looks at the queue (not a setting)."""
 
 
 class Worker:
+    """The scheduler loop: every tick, housekeeping, then the batch that is due (if any)."""
+
     def __init__(
         self,
         processor: BatchProcessor,
@@ -53,13 +56,16 @@ class Worker:
         self.dispatch = dispatch
         """With RQ: hand due plans to RQ workers instead of building them here."""
         self.housekeeping = housekeeping
-        """Run every tick (re-queuing plans whose signed URLs near their expiry)."""
+        """Run every tick before the batch (re-queuing plans whose signed URLs near their
+        expiry); it maintains the queue (`processor.maintain`), so the tick does not."""
 
     @property
     def stop(self) -> threading.Event:
+        """Set to end the loop after the plan in hand."""
         return self.processor.stop
 
     def run(self) -> None:
+        """Tick until a stop is requested; a failed tick or scan is logged, never fatal."""
         started = self.clock()
         next_batch = started + self.schedule.interval_seconds
         next_scan = started
@@ -89,6 +95,8 @@ class Worker:
         """One look at the queue: the batch (if any) that should run now."""
         if self.housekeeping is not None:
             self.housekeeping()
+        else:
+            maintain(self.queue, self.processor.state, self.processor.now())
         if self.queue.pending_count() >= self.schedule.threshold:
             trigger, include_pending = Trigger.THRESHOLD, True
         elif interval_due:
@@ -98,7 +106,7 @@ class Worker:
         if self.dispatch is not None:
             self.dispatch(trigger, include_pending)
             return None
-        report = self.processor.run(trigger, include_pending=include_pending)
+        report = self.processor.run(trigger, include_pending=include_pending, maintained=True)
         for outcome in report.failed:
             _log_failure(outcome)
         if report.outcomes and self.on_batch is not None:
