@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from memora_cdn.app import make_schedule, retry_policy
+from memora_cdn.factories import make_schedule, retry_policy
 from memora_cdn.sync.rq_dispatch import RqDispatcher
 from sitekit import Site
 

@@ -11,10 +11,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from catalogue import build_catalogue, count_statements, create_content_schema
+from defaults import default_publish_options
 from memora_cdn.core.documents import Published
 from memora_cdn.core.model import NodeKind
 from memora_cdn.core.paths import DocKind
-from memora_cdn.publish import Publisher, PublishOptions
+from memora_cdn.publish import Publisher
 from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore
 from memora_cdn.store.local import FileStore
@@ -33,7 +34,7 @@ def test_a_plan_build_sends_at_most_50_statements_for_a_plan_and_one_twenty_time
     state = StateStore(engine)
     state.create_schema()
     store = FileStore(tmp_path / "cdn")
-    publisher = Publisher(SqlSource(engine), state, store, PublishOptions())
+    publisher = Publisher(SqlSource(engine), state, store, default_publish_options())
 
     # The first build of a process also reflects the source tables and marks the new store.
     with count_statements(engine) as cold:
@@ -105,7 +106,9 @@ def test_each_upload_level_is_synced_then_recorded_as_one_batch_children_first(
     store = SyncCountingStore(tmp_path / "cdn")
     state = BatchCheckingState(engine, store)
     state.create_schema()
-    publisher = Publisher(SqlSource(engine), state, store, PublishOptions(upload_concurrency=4))
+    publisher = Publisher(
+        SqlSource(engine), state, store, default_publish_options(upload_concurrency=4)
+    )
 
     result = publisher.publish(shape.plans[0])
 

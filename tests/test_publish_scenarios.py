@@ -13,14 +13,14 @@ import pytest
 import sqlalchemy as sa
 
 from catalogue import CatalogueBuilder, create_content_schema
+from defaults import default_publish_options, default_render_options
 from memora_cdn.contracts.validate import schema_body, validate_tree
 from memora_cdn.core import paths
 from memora_cdn.core.links import resolve_link
 from memora_cdn.core.model import Doctype, SyncStatus
 from memora_cdn.core.paths import DocKind
-from memora_cdn.core.render import RenderOptions
 from memora_cdn.errors import InvalidDocumentsError, KeyCollisionError, StoreError
-from memora_cdn.publish import Publisher, PublishOptions, PublishResult
+from memora_cdn.publish import Publisher, PublishResult
 from memora_cdn.purge.base import PurgeReport
 from memora_cdn.source.schema import content_metadata
 from memora_cdn.source.sql import SqlSource
@@ -73,7 +73,7 @@ class World:
             SqlSource(engine),
             self.state,
             self.store,
-            PublishOptions(render=RenderOptions(**render), upload_concurrency=4),
+            default_publish_options(render=default_render_options(**render), upload_concurrency=4),
             clock=lambda: float(next(self.ticks)),
         )
         self.build = CatalogueBuilder(engine)
@@ -611,7 +611,7 @@ def test_purged_urls_are_keys_in_url_form_with_the_store_prefix(world: World) ->
         SqlSource(world.engine),
         world.state,
         world.store,
-        PublishOptions(store_prefix="cdn/v1/"),
+        default_publish_options(store_prefix="cdn/v1/"),
         purger=purger,
     )
     b = world.build
@@ -681,7 +681,9 @@ def test_plans_json_lists_only_the_plans_published_to_its_own_store(
     catalogue_of_two_plans(world)
     world.build.insert()
     elsewhere = FileStore(tmp_path / "elsewhere")
-    Publisher(SqlSource(world.engine), world.state, elsewhere).publish("B")
+    Publisher(SqlSource(world.engine), world.state, elsewhere, default_publish_options()).publish(
+        "B"
+    )
     world.publish("A")
     assert [plan["id"] for plan in world.doc(paths.PLANS_KEY)["plans"]] == ["A"]
     other_plans = json.loads(elsewhere.get(paths.PLANS_KEY) or b"{}")["plans"]
@@ -785,14 +787,14 @@ def test_every_store_gets_the_json_schemas_under_schemas_v1_and_only_when_missin
     world.store.reset()
 
     # A new publisher (a new process) on the same store finds them in place...
-    again = Publisher(SqlSource(world.engine), world.state, world.store)
+    again = Publisher(SqlSource(world.engine), world.state, world.store, default_publish_options())
     again.publish("A")
     assert not schema_keys & set(world.store.puts())
     # ... and puts back only the one that is missing or differs.
     lesson_schema = world.store.root / paths.schema_key(DocKind.LESSON)
     lesson_schema.write_text("{}")
     (world.store.root / paths.schema_key(DocKind.UNIT)).unlink()
-    again = Publisher(SqlSource(world.engine), world.state, world.store)
+    again = Publisher(SqlSource(world.engine), world.state, world.store, default_publish_options())
     result = again.publish("A")
     assert sorted(result.store_keys) == sorted(
         [paths.schema_key(DocKind.LESSON), paths.schema_key(DocKind.UNIT)]
@@ -829,7 +831,9 @@ def test_plans_json_still_lists_a_plan_whose_build_finished_while_it_was_being_w
     index that had no B yet: the list is read again after the write, and B is not left out."""
     catalogue_of_two_plans(world)
     # The other worker: its own publisher and store client on the same store.
-    other = Publisher(SqlSource(world.engine), world.state, FileStore(world.store.root))
+    other = Publisher(
+        SqlSource(world.engine), world.state, FileStore(world.store.root), default_publish_options()
+    )
     put = world.store.put
     store = world.store.identity
 

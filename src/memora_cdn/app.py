@@ -22,14 +22,18 @@ from sqlalchemy.exc import DBAPIError
 
 from memora_cdn.contracts.validate import compile_validators
 from memora_cdn.core.model import Trigger
-from memora_cdn.core.render import RenderOptions
 from memora_cdn.database import check_connection, database_error, make_engine, sqlite_file
 from memora_cdn.errors import DatabaseNotFoundError
-from memora_cdn.media.signing import make_config_signer
+from memora_cdn.factories import (
+    make_purger,
+    make_schedule,
+    make_store,
+    publish_options,
+    retry_policy,
+)
 from memora_cdn.media.windows import requeue_at
-from memora_cdn.publish import Clock, Publisher, PublishOptions
-from memora_cdn.purge.base import NoPurger, Purger
-from memora_cdn.queue.base import PlanQueue, RetryPolicy
+from memora_cdn.publish import Clock, Publisher
+from memora_cdn.queue.base import PlanQueue
 from memora_cdn.queue.fallback import FallbackQueue
 from memora_cdn.queue.lock import PlanLock
 from memora_cdn.queue.redis import RedisQueue
@@ -40,12 +44,11 @@ from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore
 from memora_cdn.state.scan_state import ScanStateStore
 from memora_cdn.store.base import ObjectStore
-from memora_cdn.store.local import FileStore
 from memora_cdn.store.marker import adopt
 from memora_cdn.sync.intake import Intake, IntakeResult
 from memora_cdn.sync.processor import BatchProcessor, BatchReport, maintain
 from memora_cdn.sync.scan import Scanner
-from memora_cdn.sync.worker import Schedule, Worker
+from memora_cdn.sync.worker import Worker
 
 if TYPE_CHECKING:  # boto3, httpx and rq are imported only by the settings that use them
     from memora_cdn.sync.rq_dispatch import RqDispatcher
@@ -56,50 +59,6 @@ _PARENT_POOLS: list[object] = []
 """In a build process: the connection pools it inherited, never used or closed there."""
 BUILD_PROCESSES = min(2, os.cpu_count() or 1)
 """Plans one `sync` builds at a time, each in a process of its own, when several are due."""
-
-
-def _secrets(settings: Settings) -> list[str]:
-    values = (settings.s3_access_key, settings.s3_secret_key, settings.cloudflare_api_token)
-    return [v.get_secret_value() for v in values if v is not None]
-
-
-def make_store(settings: Settings, closers: list[Callable[[], object]]) -> tuple[ObjectStore, str]:
-    """The object store, and the prefix its keys carry (purged URLs include it)."""
-    if settings.store.startswith("file://"):
-        return FileStore(settings.store_path), ""
-    from memora_cdn.store.s3 import S3Store, parse_store_url, s3_client
-
-    bucket, prefix = parse_store_url(settings.store)
-    client = s3_client(
-        settings.s3_endpoint_url,
-        settings.s3_region,
-        settings.s3_access_key.get_secret_value() if settings.s3_access_key else None,
-        settings.s3_secret_key.get_secret_value() if settings.s3_secret_key else None,
-        max_pool_connections=max(settings.upload_concurrency, 10),
-    )
-    closers.append(client.close)
-    store = S3Store(
-        client, bucket, prefix, redact=_secrets(settings), endpoint_url=settings.s3_endpoint_url
-    )
-    return store, prefix
-
-
-def make_purger(settings: Settings, closers: list[Callable[[], object]]) -> Purger:
-    """The CDN purger: Cloudflare when its zone and token are set, else none."""
-    if not (settings.cloudflare_zone_id and settings.cloudflare_api_token):
-        return NoPurger()
-    assert settings.cdn_base_url is not None  # checked by Settings
-    from memora_cdn.purge.cloudflare import CloudflarePurger, cloudflare_client
-
-    client = cloudflare_client()
-    closers.append(client.close)
-    return CloudflarePurger(
-        zone_id=settings.cloudflare_zone_id,
-        api_token=settings.cloudflare_api_token,
-        cdn_base_url=settings.cdn_base_url,
-        client=client,
-        api_base=settings.cloudflare_api_base,
-    )
 
 
 def worker_name() -> str:
@@ -237,20 +196,6 @@ class App:
             self.redis.close()
 
 
-def retry_policy(settings: Settings) -> RetryPolicy:
-    """The queue's retry policy of the settings."""
-    return RetryPolicy(settings.max_retries, settings.retry_base_seconds)
-
-
-def make_schedule(settings: Settings) -> Schedule:
-    """The worker's schedule of the settings (a scan interval of 0: no scans)."""
-    return Schedule(
-        interval_seconds=settings.batch_interval_minutes * 60,
-        threshold=settings.batch_threshold,
-        scan_interval_seconds=settings.scan_interval_seconds or None,
-    )
-
-
 def build_app(settings: Settings, clock: Clock = time.time) -> App:
     """Build every adapter from the settings (nothing is connected yet)."""
     source_engine = make_engine(settings.database_url)
@@ -263,18 +208,7 @@ def build_app(settings: Settings, clock: Clock = time.time) -> App:
     state = StateStore(state_engine)
     closers: list[Callable[[], object]] = []
     store, prefix = make_store(settings, closers)
-    options = PublishOptions(
-        render=RenderOptions(
-            shard_threshold=settings.shard_threshold,
-            shard_max_bytes=settings.shard_max_bytes,
-            sign=make_config_signer(settings),
-            media_keys=settings.signed_keys,
-        ),
-        store_prefix=prefix,
-        upload_concurrency=settings.upload_concurrency,
-        manifest_cache_seconds=settings.manifest_cache_seconds,
-        document_cache_seconds=settings.document_cache_seconds,
-    )
+    options = publish_options(settings, prefix)
     purger = make_purger(settings, closers)
     publisher = Publisher(source, state, store, options, clock=clock, purger=purger)
     redis: Redis | None = None

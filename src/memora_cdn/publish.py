@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from memora_cdn.contracts.validate import check_body, schema_body, schemas_digest
@@ -60,13 +60,13 @@ class PublishResult:
 class PublishOptions:
     """How documents are rendered, uploaded and cached."""
 
-    render: RenderOptions = field(default_factory=RenderOptions)
+    render: RenderOptions
+    upload_concurrency: int
+    manifest_cache_seconds: int
+    document_cache_seconds: int
     store_prefix: str = ""
     """The prefix the store puts before every key: part of each purged URL (links, being
     relative, never carry it)."""
-    upload_concurrency: int = 16
-    manifest_cache_seconds: int = 60
-    document_cache_seconds: int = 31_536_000
     signed_url_margin_seconds: int = 900
     """A lesson with signed URLs is never cached past their expiry minus this margin."""
 
@@ -86,7 +86,7 @@ class Publisher:
         source: SqlSource,
         state: StateStore,
         store: ObjectStore,
-        options: PublishOptions | None = None,
+        options: PublishOptions,
         clock: Clock = time.time,
         purger: Purger | None = None,
     ) -> None:
@@ -94,7 +94,7 @@ class Publisher:
         self.source = source
         self.state = state
         self.store = store
-        self.options = options or PublishOptions()
+        self.options = options
         self.clock = clock
         self._schemas_checked = False
 

@@ -11,10 +11,11 @@ import fastjsonschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from defaults import default_render_options
 from memora_cdn.contracts.schemas import fast_check, full_validator
 from memora_cdn.core.access import resolve
 from memora_cdn.core.paths import DocKind
-from memora_cdn.core.render import RenderOptions, render_plan
+from memora_cdn.core.render import render_plan
 from memtree import regular_tree
 
 
@@ -23,9 +24,9 @@ def _documents() -> list[tuple[DocKind, dict[str, Any]]]:
     # Paid documents (with required_item) and free-preview ones, beside plain ones.
     tree.nodes = [replace(n, required_item="COURSE-1") if n.name == "S1" else n for n in tree.nodes]
     tree.override("Unit", "S1T1U1", "Set Free")
-    plain = render_plan(resolve(tree.snapshot()), {}, 1_790_000_000)
+    plain = render_plan(resolve(tree.snapshot()), {}, 1_790_000_000, default_render_options())
     sharded = render_plan(
-        resolve(tree.snapshot()), {}, 1_790_000_000, RenderOptions(shard_threshold=1)
+        resolve(tree.snapshot()), {}, 1_790_000_000, default_render_options(shard_threshold=1)
     )
     return [(d.kind, json.loads(d.body)) for d in (*plain.documents, *sharded.documents)]
 

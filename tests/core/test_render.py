@@ -10,12 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from defaults import default_render_options
 from memora_cdn.core.access import resolve
 from memora_cdn.core.documents import Published, sha256_hex
 from memora_cdn.core.links import link_version, resolve_link
 from memora_cdn.core.model import NodeKind
 from memora_cdn.core.paths import DocKind, segment
-from memora_cdn.core.render import Rendering, RenderOptions, render_plan
+from memora_cdn.core.render import Rendering, render_plan
 from memora_cdn.errors import KeyCollisionError
 from memtree import Tree, regular_tree
 
@@ -25,7 +26,9 @@ NOW = 1_790_000_000
 def render(
     tree: Tree, previous: dict[str, Published] | None = None, now: int = NOW, **options: Any
 ) -> Rendering:
-    return render_plan(resolve(tree.snapshot()), previous or {}, now, RenderOptions(**options))
+    return render_plan(
+        resolve(tree.snapshot()), previous or {}, now, default_render_options(**options)
+    )
 
 
 def docs(rendering: Rendering) -> dict[str, dict[str, Any]]:

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from defaults import default_publish_options
 from memora_cdn.core.model import Trigger
 from memora_cdn.media.signing import HmacSigner
 from memora_cdn.sync.worker import Schedule, Worker
@@ -96,9 +97,10 @@ def test_no_url_in_the_store_ever_has_less_than_the_margin_left(site: Site) -> N
 def test_a_signed_lesson_is_never_cached_past_its_urls_minus_the_margin() -> None:
     from memora_cdn.core.documents import Document
     from memora_cdn.core.paths import DocKind
-    from memora_cdn.publish import PublishOptions
 
-    options = PublishOptions(document_cache_seconds=31_536_000, signed_url_margin_seconds=MARGIN)
+    options = default_publish_options(
+        document_cache_seconds=31_536_000, signed_url_margin_seconds=MARGIN
+    )
     now = 1_800_000_000
 
     def lesson(expires_at: int | None) -> Document:

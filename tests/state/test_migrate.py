@@ -28,6 +28,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeEngine
 
 from catalogue import CatalogueBuilder, create_content_schema
+from defaults import default_publish_options
 from memora_cdn.app import running
 from memora_cdn.core.documents import Published
 from memora_cdn.errors import SettingError, StoreError
@@ -161,7 +162,9 @@ def publish_as_release_0_1_0(engine: sa.Engine, root: Path, scratch: Path) -> No
     state.create_schema()
     store = FileStore(root)
     ticks = itertools.count(1_790_000_000, 60)
-    publisher = Publisher(SqlSource(engine), state, store, clock=lambda: float(next(ticks)))
+    publisher = Publisher(
+        SqlSource(engine), state, store, default_publish_options(), clock=lambda: float(next(ticks))
+    )
     for plan in PLANS:
         publisher.publish(plan)
     store.delete([MARKER])

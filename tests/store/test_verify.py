@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from catalogue import CatalogueBuilder, create_content_schema
+from defaults import default_publish_options
 from fakes.s3server import S3FaultProxy, s3_store
 from memora_cdn.core import paths
 from memora_cdn.core.documents import Published, content_hash, dumps, sha256_hex
@@ -25,7 +26,7 @@ from memora_cdn.errors import (
     StoreListingError,
     StoreWipedError,
 )
-from memora_cdn.publish import Publisher, PublishOptions
+from memora_cdn.publish import Publisher
 from memora_cdn.source.sql import SqlSource
 from memora_cdn.state.repo import StateStore
 from memora_cdn.store.base import JSON_CONTENT_TYPE, MARKER, ObjectStore
@@ -55,7 +56,7 @@ class Site:
             SqlSource(engine),
             self.state,
             store,
-            PublishOptions(upload_concurrency=4),
+            default_publish_options(upload_concurrency=4),
             clock=lambda: float(next(ticks)),
         )
         build = CatalogueBuilder(engine)

@@ -25,8 +25,8 @@ ConfigSigner = Callable[[dict[str, Any], int], tuple[dict[str, Any], int | None]
 class RenderOptions:
     """How a plan is rendered: search sharding limits and media URL signing."""
 
-    shard_threshold: int = 500
-    shard_max_bytes: int = 100_000
+    shard_threshold: int
+    shard_max_bytes: int
     sign: ConfigSigner | None = None
     """Signs media URLs in stage configs (SPEC §3 signed media); None: no signing."""
     media_keys: tuple[str, ...] = ()
@@ -51,10 +51,10 @@ def render_plan(
     resolved: ResolvedPlan,
     previous: Mapping[str, Published],
     now: int,
-    options: RenderOptions | None = None,
+    options: RenderOptions,
 ) -> Rendering:
     """The documents of a resolved plan, versioned against `previous`, built at `now`."""
-    return _Renderer(resolved, previous, now, options or RenderOptions()).render()
+    return _Renderer(resolved, previous, now, options).render()
 
 
 def _optional(**fields: Any) -> dict[str, Any]:
