@@ -96,7 +96,7 @@ def invalid_documents(
     request: Any, monkeypatch: pytest.MonkeyPatch, folder: Path
 ) -> tuple[int, str, str]:
     monkeypatch.setattr(
-        "memora_cdn.contracts.validate.validate_document",
+        "memora_cdn.contracts.document.validate_document",
         lambda kind, document, file: [f"{file}: $.title: broken on purpose"],
     )
     return invoke("rebuild", "PLAN-G10-SCI")
