@@ -20,7 +20,7 @@ from memora_cdn.core.events import Action
 from memora_cdn.core.model import Doctype, SyncStatus, Trigger
 from memora_cdn.settings import load_settings
 from memora_cdn.source.schema import content_metadata
-from memora_cdn.state.scan_state import ScanStateStore
+from memora_cdn.state.scan_state import ScanMarks
 from memora_cdn.state.schema import sync_log
 from memora_cdn.store.local import FileStore
 from memora_cdn.sync.intake import IntakeResult
@@ -91,7 +91,7 @@ class Site:
     def scan(self) -> IntakeResult:
         """What `memora-cdn scan` does: poll the source, queue, then advance the watermarks."""
         self.build.insert()
-        scanner = Scanner(self.app.source, ScanStateStore(self.app.state.engine), self.clock)
+        scanner = Scanner(self.app.source, ScanMarks(self.app.state.engine), self.clock)
         result = scanner.scan()
         queued = self.app.intake.submit(result.events)
         scanner.commit(result)

@@ -17,7 +17,7 @@ from memora_cdn.core.model import NodeKind
 from memora_cdn.core.paths import DocKind
 from memora_cdn.publish import Publisher
 from memora_cdn.source.sql import SqlSource
-from memora_cdn.state.repo import StateStore
+from memora_cdn.state.repo import StateRepository
 from memora_cdn.store.local import FileStore
 
 STATEMENT_BUDGET = 50
@@ -31,7 +31,7 @@ def test_a_plan_build_sends_at_most_50_statements_for_a_plan_and_one_twenty_time
     first = build_catalogue(engine, plans=1, prefix="first-")
     small = build_catalogue(engine, plans=1, prefix="small-")
     large = build_catalogue(engine, plans=1, scale=SCALE, prefix="large-")
-    state = StateStore(engine)
+    state = StateRepository(engine)
     state.create_schema()
     store = FileStore(tmp_path / "cdn")
     publisher = Publisher(SqlSource(engine), state, store, default_publish_options())
@@ -80,7 +80,7 @@ class SyncCountingStore(FileStore):
         self.syncs += 1
 
 
-class BatchCheckingState(StateStore):
+class BatchCheckingState(StateRepository):
     """The state, noting each batch of uploads and checking it is durable in the store."""
 
     def __init__(self, engine: sa.Engine, store: SyncCountingStore) -> None:

@@ -24,7 +24,7 @@ from memora_cdn.publish import Publisher, PublishResult
 from memora_cdn.purge.base import PurgeReport
 from memora_cdn.source.schema import content_metadata
 from memora_cdn.source.sql import SqlSource
-from memora_cdn.state.repo import StateStore
+from memora_cdn.state.repo import StateRepository
 from memora_cdn.store.local import FileStore
 from memora_cdn.store.marker import write_marker
 
@@ -63,7 +63,7 @@ class World:
     def __init__(self, engine: sa.Engine, root: Path, **render: Any) -> None:
         create_content_schema(engine)
         self.engine = engine
-        self.state = StateStore(engine)
+        self.state = StateRepository(engine)
         self.state.create_schema()
         self.store = RecordingStore(root)
         write_marker(self.store)  # marked up front, so `ops` holds the documents only

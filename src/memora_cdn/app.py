@@ -41,8 +41,8 @@ from memora_cdn.queue.sql import SqlQueue
 from memora_cdn.settings import Settings
 from memora_cdn.source.graph import SqlCatalogueGraph
 from memora_cdn.source.sql import SqlSource
-from memora_cdn.state.repo import StateStore
-from memora_cdn.state.scan_state import ScanStateStore
+from memora_cdn.state.repo import StateRepository
+from memora_cdn.state.scan_state import ScanMarks
 from memora_cdn.store.base import ObjectStore
 from memora_cdn.store.marker import adopt
 from memora_cdn.sync.intake import Intake, IntakeResult
@@ -72,7 +72,7 @@ class App:
 
     settings: Settings
     source: SqlSource
-    state: StateStore
+    state: StateRepository
     store: ObjectStore
     publisher: Publisher
     queue: PlanQueue
@@ -141,7 +141,7 @@ class App:
 
     def scanner(self) -> Scanner:
         """A scanner of the source, its watermarks kept in the state tables."""
-        return Scanner(self.source, ScanStateStore(self.state.engine), self.clock)
+        return Scanner(self.source, ScanMarks(self.state.engine), self.clock)
 
     def scan(self, scanner: Scanner | None = None) -> IntakeResult:
         """One scan of the source: events queued first, then the watermarks advance."""
@@ -205,7 +205,7 @@ def build_app(settings: Settings, clock: Clock = time.time) -> App:
         else make_engine(settings.state_url, "state_database_url")
     )
     source = SqlSource(source_engine)
-    state = StateStore(state_engine)
+    state = StateRepository(state_engine)
     closers: list[Callable[[], object]] = []
     store, prefix = make_store(settings, closers)
     options = publish_options(settings, prefix)

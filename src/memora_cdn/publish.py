@@ -24,7 +24,7 @@ from memora_cdn.errors import InvalidDocumentsError, MemoraCdnError, PurgeError
 from memora_cdn.media.windows import max_age_for
 from memora_cdn.purge.base import NoPurger, Purger, PurgeReport
 from memora_cdn.source.sql import SqlSource
-from memora_cdn.state.repo import StateStore, SyncCounts
+from memora_cdn.state.repo import StateRepository, SyncCounts
 from memora_cdn.store.base import JSON_CONTENT_TYPE, ObjectStore
 from memora_cdn.store.marker import ensure_marker
 from memora_cdn.upload import Uploads
@@ -84,7 +84,7 @@ class Publisher:
     def __init__(
         self,
         source: SqlSource,
-        state: StateStore,
+        state: StateRepository,
         store: ObjectStore,
         options: PublishOptions,
         clock: Clock = time.time,

@@ -10,7 +10,7 @@ from datetime import datetime
 from itertools import groupby
 
 from memora_cdn.core.documents import Document, Published
-from memora_cdn.state.repo import StateStore
+from memora_cdn.state.repo import StateRepository
 from memora_cdn.store.base import JSON_CONTENT_TYPE, ObjectStore
 
 
@@ -19,7 +19,7 @@ class Uploads:
     """Puts documents in one store and records them in its published index."""
 
     store: ObjectStore
-    state: StateStore
+    state: StateRepository
     concurrency: int
     cache_control: Callable[[Document], str]
     """The `Cache-Control` of a document, as of the moment it is uploaded."""

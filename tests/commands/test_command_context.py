@@ -15,7 +15,7 @@ from clirun import invoke
 from memora_cdn.app import App
 from memora_cdn.commands.context import guarded, with_app, with_settings
 from memora_cdn.settings import Settings
-from memora_cdn.state.repo import StateStore
+from memora_cdn.state.repo import StateRepository
 
 runner = CliRunner()
 
@@ -102,13 +102,13 @@ def test_init_and_demo_prepare_the_state_tables_once(
     workdir: Path, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
 ) -> None:
     calls: list[str] = []
-    create_schema = StateStore.create_schema
+    create_schema = StateRepository.create_schema
 
-    def counted(self: StateStore, **kwargs: Any) -> int:
+    def counted(self: StateRepository, **kwargs: Any) -> int:
         calls.append(command[0])
         return create_schema(self, **kwargs)
 
-    monkeypatch.setattr(StateStore, "create_schema", counted)
+    monkeypatch.setattr(StateRepository, "create_schema", counted)
     code, _, err = invoke(*command)
     assert code == 0, err
     assert calls == [command[0]]

@@ -21,7 +21,7 @@ from memora_cdn.queue.base import PlanQueue, QueueStats, RetryPolicy
 from memora_cdn.queue.fallback import FallbackQueue
 from memora_cdn.queue.redis import RedisQueue
 from memora_cdn.queue.sql import SqlQueue
-from memora_cdn.state.repo import StateStore
+from memora_cdn.state.repo import StateRepository
 
 T0 = datetime(2026, 11, 1, 12, 0, 0)
 LEASE = 60.0
@@ -52,7 +52,7 @@ QueueFactory = Callable[[], PlanQueue]
 @pytest.fixture
 def queue_engine(db_url: str) -> Iterator[sa.Engine]:
     engine = make_engine(db_url)
-    StateStore(engine).create_schema()
+    StateRepository(engine).create_schema()
     yield engine
     engine.dispose()
 

@@ -27,7 +27,7 @@ from memora_cdn.queue.fallback import FallbackQueue
 from memora_cdn.queue.redis import RedisQueue
 from memora_cdn.queue.redis_keys import RedisKeys
 from memora_cdn.queue.sql import SqlQueue
-from memora_cdn.state.repo import StateStore
+from memora_cdn.state.repo import StateRepository
 from memora_cdn.state.schema import export_queue
 
 T0 = datetime(2026, 11, 1, 12, 0, 0)
@@ -189,7 +189,7 @@ def test_the_lua_claim_is_atomic_under_eight_threads_with_their_own_clients(
 @pytest.fixture
 def state_engine(tmp_path: Path) -> Iterator[sa.Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'state.db'}")
-    StateStore(engine).create_schema()
+    StateRepository(engine).create_schema()
     yield engine
     engine.dispose()
 

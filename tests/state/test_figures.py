@@ -8,24 +8,24 @@ import sqlalchemy as sa
 
 from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.state.figures import read_figures
-from memora_cdn.state.repo import StateStore, SyncCounts
+from memora_cdn.state.repo import StateRepository, SyncCounts
 
 NOW = datetime(2026, 1, 1, 12, 0, 0)
 
 
 def test_webhook_outcomes_are_counted_in_the_state_database(engine: sa.Engine) -> None:
-    state = StateStore(engine)
+    state = StateRepository(engine)
     state.create_schema()
     for outcome in ("accepted", "accepted", "bad_signature", "accepted"):
         state.count_webhook(outcome)
     assert state.webhook_counts() == {"accepted": 3, "bad_signature": 1}
-    assert StateStore(engine).webhook_counts() == {"accepted": 3, "bad_signature": 1}
+    assert StateRepository(engine).webhook_counts() == {"accepted": 3, "bad_signature": 1}
 
 
 def test_figures_sum_builds_by_status_and_trigger_with_their_durations(
     engine: sa.Engine,
 ) -> None:
-    state = StateStore(engine)
+    state = StateRepository(engine)
     state.create_schema()
     for seconds, status in (
         (2, SyncStatus.SUCCESS),

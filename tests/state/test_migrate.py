@@ -36,7 +36,7 @@ from memora_cdn.publish import Publisher
 from memora_cdn.settings import Settings
 from memora_cdn.source.sql import SqlSource
 from memora_cdn.state import migrate
-from memora_cdn.state.repo import StateStore
+from memora_cdn.state.repo import StateRepository
 from memora_cdn.state.schema import published_object, schema_version
 from memora_cdn.store.base import MARKER
 from memora_cdn.store.local import FileStore
@@ -158,7 +158,7 @@ def publish_as_release_0_1_0(engine: sa.Engine, root: Path, scratch: Path) -> No
     """Fill the frozen tables and the store as release 0.1.0 left them: the same files and
     index rows (without `store`), no store marker, and a row in every other table."""
     scratch_engine = sa.create_engine(f"sqlite:///{scratch}")
-    state = StateStore(scratch_engine)
+    state = StateRepository(scratch_engine)
     state.create_schema()
     store = FileStore(root)
     ticks = itertools.count(1_790_000_000, 60)
@@ -271,7 +271,7 @@ def legacy_rows(count: int) -> list[dict[str, Any]]:
     ]
 
 
-def index_of(state: StateStore, store: str) -> dict[str, Any]:
+def index_of(state: StateRepository, store: str) -> dict[str, Any]:
     return {key: (e.sha256, e.size) for key, e in state.published(store, "P1").items()}
 
 
@@ -285,7 +285,7 @@ def test_an_upgrade_interrupted_part_way_resumes_without_losing_a_row(engine: sa
     with engine.begin() as conn:
         conn.execute(sa.insert(holding), legacy_rows(5))
     old.drop(engine)
-    state = StateStore(engine)
+    state = StateRepository(engine)
     with engine.begin() as conn:  # the new table, with one row copied before the crash
         published_object.create(conn)
         conn.execute(sa.insert(published_object), [{"store": "s", **legacy_rows(1)[0]}])
@@ -306,13 +306,13 @@ def test_upgrading_an_index_with_no_store_to_give_it_is_an_error_that_keeps_the_
     with engine.begin() as conn:
         conn.execute(sa.insert(RELEASE_0_1_0.tables["cdn_published_object"]), legacy_rows(3))
     with pytest.raises(SettingError) as caught:
-        StateStore(engine).create_schema()
+        StateRepository(engine).create_schema()
     assert str(caught.value) == (
         "missing setting store: needed to upgrade the published index of release 0.1.0"
     )
     assert len(rows(engine, "cdn_published_object")) == 3
-    assert StateStore(engine).create_schema(store="file:///cdn") == migrate.BASELINE
-    assert len(index_of(StateStore(engine), "file:///cdn")) == 3
+    assert StateRepository(engine).create_schema(store="file:///cdn") == migrate.BASELINE
+    assert len(index_of(StateRepository(engine), "file:///cdn")) == 3
 
 
 def test_processes_starting_at_once_upgrade_once_and_keep_every_row(db_url: str) -> None:
@@ -326,13 +326,13 @@ def test_processes_starting_at_once_upgrade_once_and_keep_every_row(db_url: str)
 
     def boot(engine: sa.Engine) -> int:
         start.wait()
-        return StateStore(engine).create_schema(store="file:///cdn")
+        return StateRepository(engine).create_schema(store="file:///cdn")
 
     try:
         with ThreadPoolExecutor(max_workers=len(engines)) as pool:
             found = sorted(pool.map(boot, engines))
         assert found.count(migrate.BASELINE) == 1  # one upgraded; the others found it done
-        assert len(index_of(StateStore(engines[0]), "file:///cdn")) == 50
+        assert len(index_of(StateRepository(engines[0]), "file:///cdn")) == 50
     finally:
         for engine in engines:
             engine.dispose()
@@ -343,7 +343,7 @@ def _patient(db_url: str) -> dict[str, Any]:
 
 
 def test_the_index_of_one_store_says_nothing_about_another(engine: sa.Engine) -> None:
-    state = StateStore(engine)
+    state = StateRepository(engine)
     state.create_schema()
     entry = Published("a" * 64, 1, 10)
     state.record_uploads("file:///old", "P1", [("plans/P1/manifest.json", entry)], AT)
@@ -363,7 +363,7 @@ def test_an_upgrade_whose_store_cannot_be_marked_is_redone_on_the_next_start(
     RELEASE_0_1_0.create_all(engine)
     with engine.begin() as conn:
         conn.execute(sa.insert(RELEASE_0_1_0.tables["cdn_published_object"]), legacy_rows(3))
-    state = StateStore(engine)
+    state = StateRepository(engine)
     marked: list[str] = []
 
     def unreachable() -> None:
@@ -385,7 +385,7 @@ def test_a_store_identity_too_long_for_the_index_is_a_setting_error(tmp_path: Pa
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'state.db'}")
     identity = "file:///" + "x" * 300
     with pytest.raises(SettingError) as caught:
-        StateStore(engine).create_schema(store=identity)
+        StateRepository(engine).create_schema(store=identity)
     assert str(caught.value) == (
         f"invalid setting store={identity}: its identity is longer than 255 characters:"
         " use a shorter path or prefix"

@@ -14,7 +14,7 @@ from memora_cdn.errors import SettingError
 from memora_cdn.state.members import PlanMembers
 from memora_cdn.state.published_index import PublishedIndex
 from memora_cdn.state.purges import PendingPurges
-from memora_cdn.state.repo import PlanPublication, StateStore, SyncCounts
+from memora_cdn.state.repo import PlanPublication, StateRepository, SyncCounts
 from memora_cdn.state.sync_log import SyncLog
 from memora_cdn.state.webhooks import WebhookCounts
 
@@ -25,8 +25,8 @@ LESSON = "Memora Lesson"
 
 
 @pytest.fixture
-def state(engine: sa.Engine) -> StateStore:
-    store = StateStore(engine)
+def state(engine: sa.Engine) -> StateRepository:
+    store = StateRepository(engine)
     store.create_schema()
     return store
 
@@ -39,7 +39,7 @@ def at(seconds: int) -> datetime:
 
 
 def test_an_upload_recorded_twice_keeps_the_latest_entry_on_that_store_only(
-    state: StateStore,
+    state: StateRepository,
 ) -> None:
     state.record_uploads(A, "P", [("plans/P/manifest.json", Published("a" * 64, 1, 10))], NOW)
     state.record_uploads(
@@ -52,7 +52,7 @@ def test_an_upload_recorded_twice_keeps_the_latest_entry_on_that_store_only(
     assert (state.indexed_files(A), state.indexed_files(B), state.indexed_files("x")) == (1, 1, 0)
 
 
-def test_holders_finds_keys_past_the_first_chunk_of_500(state: StateStore) -> None:
+def test_holders_finds_keys_past_the_first_chunk_of_500(state: StateRepository) -> None:
     wanted = [f"plans/P/lessons/L{n:04}.json" for n in range(600)]
     state.record_uploads(A, "P", [(wanted[0], Published("a" * 64, 1))], NOW)
     state.record_uploads(A, "Q", [(wanted[599], Published("a" * 64, 1))], NOW)
@@ -62,7 +62,7 @@ def test_holders_finds_keys_past_the_first_chunk_of_500(state: StateStore) -> No
 
 
 def test_deletes_and_forgetting_a_plan_touch_only_that_plan_on_that_store(
-    state: StateStore,
+    state: StateRepository,
 ) -> None:
     for store in (A, B):
         for plan in ("P", "Q"):
@@ -84,7 +84,7 @@ def test_deletes_and_forgetting_a_plan_touch_only_that_plan_on_that_store(
     assert state.members("Q") == {(LESSON, "L1")}
 
 
-def test_publications_sum_files_and_bytes_per_plan_of_one_store(state: StateStore) -> None:
+def test_publications_sum_files_and_bytes_per_plan_of_one_store(state: StateRepository) -> None:
     state.record_uploads(A, "Q", [("plans/Q/manifest.json", Published("a" * 64, 1, 100))], at(1))
     state.record_uploads(A, "P", [("plans/P/manifest.json", Published("a" * 64, 1, 10))], at(2))
     state.record_uploads(A, "P", [("plans/P/search_index.json", Published("a" * 64, 1, 5))], at(9))
@@ -97,7 +97,7 @@ def test_publications_sum_files_and_bytes_per_plan_of_one_store(state: StateStor
 
 
 def test_expiring_plans_are_those_with_a_signed_url_ending_before_the_horizon(
-    state: StateStore,
+    state: StateRepository,
 ) -> None:
     def upload(plan: str, key: str, expires_at: int | None) -> None:
         state.record_uploads(A, plan, [(key, Published("a" * 64, 1, 1, expires_at))], NOW)
@@ -116,7 +116,7 @@ def test_a_store_identity_longer_than_the_index_holds_is_a_setting_error(
 ) -> None:
     identity = "s3://bucket/" + "p" * 250
     with pytest.raises(SettingError) as caught:
-        StateStore(engine).create_schema(store=identity)
+        StateRepository(engine).create_schema(store=identity)
     assert str(caught.value) == (
         f"invalid setting store={identity}: its identity is longer than 255 characters: "
         "use a shorter path or prefix"
@@ -127,7 +127,7 @@ def test_a_store_identity_longer_than_the_index_holds_is_a_setting_error(
 # -- purges that failed -------------------------------------------------------------------
 
 
-def test_pending_purges_are_kept_once_per_key_until_cleared(state: StateStore) -> None:
+def test_pending_purges_are_kept_once_per_key_until_cleared(state: StateRepository) -> None:
     state.add_pending_purges("P", ["b.json", "a.json", "b.json"], NOW)
     state.add_pending_purges("P", ["a.json", "c.json"], at(60))  # a.json again: no duplicate
     state.add_pending_purges("Q", ["a.json"], NOW)
@@ -141,7 +141,7 @@ def test_pending_purges_are_kept_once_per_key_until_cleared(state: StateStore) -
 # -- plan members -------------------------------------------------------------------------
 
 
-def test_replacing_members_adds_the_new_and_drops_the_gone(state: StateStore) -> None:
+def test_replacing_members_adds_the_new_and_drops_the_gone(state: StateRepository) -> None:
     state.replace_members("P", [(LESSON, "L1"), (LESSON, "L2"), ("Memora Unit", "U1")])
     state.replace_members("Q", [(LESSON, "L2")])
     state.replace_members("P", [(LESSON, "L2"), (LESSON, "L3"), ("Memora Unit", "U1")])
@@ -157,7 +157,7 @@ def test_replacing_members_adds_the_new_and_drops_the_gone(state: StateStore) ->
 
 
 def test_an_attempt_takes_over_the_plans_waiting_row_and_folds_older_ones_into_it(
-    state: StateStore,
+    state: StateRepository,
 ) -> None:
     older = state.log_queued("P", Trigger.MANUAL, NOW)
     newer = state.log_queued("P", Trigger.MANUAL, at(1))
@@ -177,7 +177,7 @@ def test_an_attempt_takes_over_the_plans_waiting_row_and_folds_older_ones_into_i
     assert [r.id for r in state.sync_log(plan="Q")] == [other]
 
 
-def test_an_attempt_marks_a_build_left_processing_as_a_lost_worker(state: StateStore) -> None:
+def test_an_attempt_marks_a_build_left_processing_as_a_lost_worker(state: StateRepository) -> None:
     # no waiting row: a new one
     lost = state.begin_attempt_failing_lost("P", Trigger.SCHEDULER, NOW)
     again = state.begin_attempt_failing_lost("P", Trigger.SCHEDULER, at(400))
@@ -191,7 +191,7 @@ def test_an_attempt_marks_a_build_left_processing_as_a_lost_worker(state: StateS
     assert state.sync_log(plan="P", limit=1)[0].status is SyncStatus.PROCESSING
 
 
-def test_a_finished_build_keeps_its_counts_warnings_and_error(state: StateStore) -> None:
+def test_a_finished_build_keeps_its_counts_warnings_and_error(state: StateRepository) -> None:
     log_id = state.log_processing("P", Trigger.MANUAL, NOW)
     counts = SyncCounts(
         files_uploaded=3, files_deleted=1, files_unchanged=7, bytes_uploaded=900, purge_requests=2
@@ -205,7 +205,7 @@ def test_a_finished_build_keeps_its_counts_warnings_and_error(state: StateStore)
 
 
 def test_the_sync_log_lists_newest_first_filtered_by_plan_status_and_start(
-    state: StateStore,
+    state: StateRepository,
 ) -> None:
     ids = {}
     for n, (plan, status) in enumerate(
@@ -221,7 +221,9 @@ def test_the_sync_log_lists_newest_first_filtered_by_plan_status_and_start(
     assert state.sync_log(plan="P", status=SyncStatus.FAILED, since=at(121)) == []
 
 
-def test_a_skipped_plan_is_one_finished_success_row_with_its_warnings(state: StateStore) -> None:
+def test_a_skipped_plan_is_one_finished_success_row_with_its_warnings(
+    state: StateRepository,
+) -> None:
     log_id = state.log_skipped("", Trigger.SCHEDULER, NOW, ["plan '' cannot be published"])
     (row,) = state.sync_log(finished=True)
     assert (row.id, row.plan_id, row.status, row.triggered_by) == (
@@ -238,7 +240,7 @@ def test_a_skipped_plan_is_one_finished_success_row_with_its_warnings(state: Sta
     )
 
 
-def test_a_queued_retry_keeps_its_count_and_fallback_flag(state: StateStore) -> None:
+def test_a_queued_retry_keeps_its_count_and_fallback_flag(state: StateRepository) -> None:
     log_id = state.log_queued("P", Trigger.SCHEDULER, at(30), retry_count=3, is_fallback=True)
     (row,) = state.sync_log(status=SyncStatus.QUEUED)
     assert (row.id, row.started_at, row.retry_count, row.is_fallback) == (log_id, at(30), 3, True)
@@ -246,7 +248,7 @@ def test_a_queued_retry_keeps_its_count_and_fallback_flag(state: StateStore) -> 
 
 
 def test_each_part_of_the_state_store_works_on_the_engine_alone(
-    state: StateStore, engine: sa.Engine
+    state: StateRepository, engine: sa.Engine
 ) -> None:
     PlanMembers(engine).replace_members("P", [(LESSON, "L1")])
     PendingPurges(engine).add_pending_purges("P", ["plans/P/manifest.json"], NOW)

@@ -28,7 +28,7 @@ from memora_cdn.errors import (
 )
 from memora_cdn.publish import Publisher
 from memora_cdn.source.sql import SqlSource
-from memora_cdn.state.repo import StateStore
+from memora_cdn.state.repo import StateRepository
 from memora_cdn.store.base import JSON_CONTENT_TYPE, MARKER, ObjectStore
 from memora_cdn.store.local import FileStore
 from memora_cdn.store.verify import REPAIR_DELETE_LIMIT, VerifyReport, matches, verify
@@ -48,7 +48,7 @@ class Site:
 
     def __init__(self, engine: sa.Engine, store: ObjectStore, *more_plans: str) -> None:
         create_content_schema(engine)
-        self.state = StateStore(engine)
+        self.state = StateRepository(engine)
         self.state.create_schema()
         self.store = store
         ticks = itertools.count(1_790_000_000, 60)

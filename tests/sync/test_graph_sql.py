@@ -20,7 +20,7 @@ from memora_cdn.core.events import Action, ChangeEvent
 from memora_cdn.core.model import Doctype
 from memora_cdn.source.graph import SqlCatalogueGraph
 from memora_cdn.source.sql import SqlSource
-from memora_cdn.state.repo import StateStore
+from memora_cdn.state.repo import StateRepository
 from memora_cdn.sync.dependencies import affected_plans, affected_plans_each
 
 PLAN = Doctype.PLAN
@@ -196,10 +196,10 @@ def _members(subject: str, suffix: str, stages: int = 1) -> list[tuple[str, str]
 
 
 @pytest.fixture
-def wired(content_engine: sa.Engine) -> tuple[SqlCatalogueGraph, StateStore]:
-    """The catalogue, and a state store whose member index is each plan's last publish."""
+def wired(content_engine: sa.Engine) -> tuple[SqlCatalogueGraph, StateRepository]:
+    """The catalogue, and a state repository whose member index is each plan's last publish."""
     build(content_engine)
-    state = StateStore(content_engine)
+    state = StateRepository(content_engine)
     state.create_schema()
     state.replace_members("X", [*_members("A", "A", 2), *_members("C", "C"), (LESSON.value, "LD")])
     state.replace_members("Y", _members("A", "A", 2))
@@ -208,7 +208,7 @@ def wired(content_engine: sa.Engine) -> tuple[SqlCatalogueGraph, StateStore]:
 
 
 def test_a_lesson_edit_reaches_the_plans_sharing_its_subject(
-    wired: tuple[SqlCatalogueGraph, StateStore],
+    wired: tuple[SqlCatalogueGraph, StateRepository],
 ) -> None:
     graph, state = wired
     _update(graph.source.engine, LESSON, "LA", title="Fractions")
@@ -219,7 +219,7 @@ def test_a_lesson_edit_reaches_the_plans_sharing_its_subject(
 
 
 def test_a_stage_edit_reaches_the_plans_of_its_lesson(
-    wired: tuple[SqlCatalogueGraph, StateStore],
+    wired: tuple[SqlCatalogueGraph, StateRepository],
 ) -> None:
     graph, state = wired
     _update(graph.source.engine, STAGE, "LC-stages-1", title="Warm-up")
@@ -230,7 +230,7 @@ def test_a_stage_edit_reaches_the_plans_of_its_lesson(
 
 
 def test_a_unit_moved_between_subjects_reaches_the_plans_of_both(
-    wired: tuple[SqlCatalogueGraph, StateStore],
+    wired: tuple[SqlCatalogueGraph, StateRepository],
 ) -> None:
     graph, state = wired
     before = graph.document(UNIT, "UC")
@@ -243,7 +243,7 @@ def test_a_unit_moved_between_subjects_reaches_the_plans_of_both(
 
 
 def test_a_deleted_lesson_reaches_the_plans_that_showed_it(
-    wired: tuple[SqlCatalogueGraph, StateStore],
+    wired: tuple[SqlCatalogueGraph, StateRepository],
 ) -> None:
     graph, state = wired
     _delete(graph.source.engine, LESSON, "LD")
@@ -272,7 +272,7 @@ def test_bulk_answers_are_the_single_answers_in_one_query_per_kind(
 
 
 def test_events_resolved_together_reach_the_plans_each_reaches_alone(
-    wired: tuple[SqlCatalogueGraph, StateStore], statement_counter: StatementCounter
+    wired: tuple[SqlCatalogueGraph, StateRepository], statement_counter: StatementCounter
 ) -> None:
     graph, state = wired
     events = [

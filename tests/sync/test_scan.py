@@ -23,8 +23,8 @@ from memora_cdn.core.model import Doctype
 from memora_cdn.errors import SourceSchemaError
 from memora_cdn.source.schema import DELETED_DOCUMENT, content_metadata
 from memora_cdn.source.sql import SqlSource
-from memora_cdn.state.repo import StateStore
-from memora_cdn.state.scan_state import ScanMark, ScanStateStore
+from memora_cdn.state.repo import StateRepository
+from memora_cdn.state.scan_state import ScanMark, ScanMarks
 from memora_cdn.state.schema import metadata as state_metadata
 from memora_cdn.sync.scan import DEFAULT_OVERLAP, Scanner, ScanResult
 
@@ -74,7 +74,7 @@ def source_read_only(engine: sa.Engine) -> Iterator[list[str]]:
 
 
 def make_scanner(engine: sa.Engine, **options: Any) -> Scanner:
-    return Scanner(SqlSource(engine), ScanStateStore(engine), clock, **options)
+    return Scanner(SqlSource(engine), ScanMarks(engine), clock, **options)
 
 
 def scan(scanner: Scanner) -> ScanResult:
@@ -213,7 +213,7 @@ PUBLISHED = [
 @pytest.fixture
 def source(content_engine: sa.Engine) -> sa.Engine:
     """Content and state tables in one database, holding the small catalogue."""
-    StateStore(content_engine).create_schema()
+    StateRepository(content_engine).create_schema()
     small_catalogue(content_engine)
     return content_engine
 
@@ -224,9 +224,9 @@ def scanner(source: sa.Engine) -> Scanner:
 
 
 @pytest.fixture
-def published(source: sa.Engine) -> StateStore:
+def published(source: sa.Engine) -> StateRepository:
     """P1's last publish showed the whole small catalogue."""
-    state = StateStore(source)
+    state = StateRepository(source)
     state.replace_members("P1", PUBLISHED)
     return state
 
@@ -366,7 +366,7 @@ def test_rows_without_a_modified_timestamp_are_reported_once_each(
 
 
 def test_a_deleted_document_becomes_a_delete_event_with_its_data_and_child_rows(
-    source: sa.Engine, scanner: Scanner, published: StateStore
+    source: sa.Engine, scanner: Scanner, published: StateRepository
 ) -> None:
     scan_and_commit(scanner)
     stages = [
@@ -435,7 +435,7 @@ def test_restored_and_unmonitored_deleted_documents_are_ignored(
 
 
 def test_a_published_row_deleted_directly_is_reported_once(
-    source: sa.Engine, scanner: Scanner, published: StateStore
+    source: sa.Engine, scanner: Scanner, published: StateRepository
 ) -> None:
     scan_and_commit(scanner)
     remove_stages(source, "L2")
@@ -452,7 +452,7 @@ def test_a_published_row_deleted_directly_is_reported_once(
 
 
 def test_a_row_deleted_directly_again_after_coming_back_is_reported_again(
-    source: sa.Engine, scanner: Scanner, published: StateStore
+    source: sa.Engine, scanner: Scanner, published: StateRepository
 ) -> None:
     scan_and_commit(scanner)
     remove(source, Doctype.LESSON, "L2")
@@ -470,7 +470,7 @@ def test_a_row_deleted_directly_again_after_coming_back_is_reported_again(
 
 
 def test_a_published_plan_deleted_directly_is_reported(
-    source: sa.Engine, scanner: Scanner, published: StateStore
+    source: sa.Engine, scanner: Scanner, published: StateRepository
 ) -> None:
     scan_and_commit(scanner)
     remove(source, Doctype.PLAN_SUBJECT, "P1-subjects-1")
@@ -487,9 +487,9 @@ def test_a_published_plan_deleted_directly_is_reported(
 def test_watermarks_advance_only_when_the_result_is_committed(
     source: sa.Engine, scanner: Scanner
 ) -> None:
-    store = ScanStateStore(source)
+    marks = ScanMarks(source)
     first = scan(scanner)
-    assert store.marks() == {}
+    assert marks.marks() == {}
     assert keys(scan(scanner).events) == keys(first.events)
 
     def fail(events: tuple[ChangeEvent, ...]) -> None:
@@ -497,19 +497,19 @@ def test_watermarks_advance_only_when_the_result_is_committed(
 
     with pytest.raises(ConnectionError), source_read_only(source):
         scanner.run(fail)
-    assert store.marks() == {}
+    assert marks.marks() == {}
 
     delivered: list[tuple[ChangeEvent, ...]] = []
     with source_read_only(source):
         scanner.run(delivered.append)
 
     assert keys(delivered[0]) == ALL_ROWS
-    assert store.marks()[LESSON_TABLE].watermark == T0
+    assert marks.marks()[LESSON_TABLE].watermark == T0
     assert scan(scanner).events == ()
 
 
 def test_scan_state_round_trips_exact_timestamps(source: sa.Engine) -> None:
-    store = ScanStateStore(source)
+    marks = ScanMarks(source)
     at = datetime(2024, 9, 1, 8, 0, 0, 123456)
     mark = ScanMark(
         "tabMemora Lesson",
@@ -518,26 +518,26 @@ def test_scan_state_round_trips_exact_timestamps(source: sa.Engine) -> None:
         frozenset({"L-undated"}),
         frozenset({"L9"}),
     )
-    store.save([mark, ScanMark(DELETED_DOCUMENT)], NOW)
-    assert store.marks() == {"tabMemora Lesson": mark, DELETED_DOCUMENT: ScanMark(DELETED_DOCUMENT)}
+    marks.save([mark, ScanMark(DELETED_DOCUMENT)], NOW)
+    assert marks.marks() == {"tabMemora Lesson": mark, DELETED_DOCUMENT: ScanMark(DELETED_DOCUMENT)}
 
     moved = ScanMark("tabMemora Lesson", at + timedelta(microseconds=1), {"L2": at})
-    store.save([moved], NOW)
+    marks.save([moved], NOW)
 
-    assert store.mark("tabMemora Lesson") == moved
-    assert store.mark("tabMemora Unit") is None
+    assert marks.mark("tabMemora Lesson") == moved
+    assert marks.mark("tabMemora Unit") is None
 
 
 def test_member_names_are_the_distinct_published_names_of_a_doctype(
-    source: sa.Engine, published: StateStore
+    source: sa.Engine, published: StateRepository
 ) -> None:
     published.replace_members("P2", [(Doctype.LESSON.value, "L1")])
-    store = ScanStateStore(source)
+    marks = ScanMarks(source)
 
-    assert store.member_names(Doctype.LESSON.value) == {"L1", "L2"}
-    assert store.member_names(Doctype.PLAN.value) == {"P1", "P2"}
-    assert store.members()[Doctype.LESSON.value] == {"L1", "L2"}
-    assert store.members()[Doctype.PLAN.value] == {"P1", "P2"}
+    assert marks.member_names(Doctype.LESSON.value) == {"L1", "L2"}
+    assert marks.member_names(Doctype.PLAN.value) == {"P1", "P2"}
+    assert marks.members()[Doctype.LESSON.value] == {"L1", "L2"}
+    assert marks.members()[Doctype.PLAN.value] == {"P1", "P2"}
 
 
 # -- the tables ---------------------------------------------------------------------------
@@ -554,7 +554,7 @@ OPTIONAL = (
 def test_missing_optional_tables_are_skipped(engine: sa.Engine) -> None:
     content = content_metadata()
     content.create_all(engine, tables=[t for t in content.sorted_tables if t.name not in OPTIONAL])
-    StateStore(engine).create_schema()
+    StateRepository(engine).create_schema()
     b = CatalogueBuilder(engine)
     b.plan("P1", subjects=["S1"])
     b.subject("S1")
@@ -569,7 +569,7 @@ def test_missing_optional_tables_are_skipped(engine: sa.Engine) -> None:
 
 
 def test_a_missing_required_table_is_a_source_schema_error(content_engine: sa.Engine) -> None:
-    StateStore(content_engine).create_schema()
+    StateRepository(content_engine).create_schema()
     _table(Doctype.LESSON).drop(content_engine)
 
     with pytest.raises(SourceSchemaError) as raised:
@@ -591,7 +591,7 @@ def test_a_table_without_modified_is_a_source_schema_error(engine: sa.Engine) ->
         sa.Column("title", sa.String(140)),
         sa.Column("idx", sa.Integer()),
     ).create(engine)
-    StateStore(engine).create_schema()
+    StateRepository(engine).create_schema()
 
     with pytest.raises(SourceSchemaError) as raised:
         make_scanner(engine).scan()
@@ -626,7 +626,7 @@ def _publish_everything(engine: sa.Engine) -> None:
             for row in conn.execute(sa.select(_table(doctype).c.name)):
                 name = str(row[0])
                 per_plan.setdefault(name.split("-")[0], []).append((doctype.value, name))
-    state = StateStore(engine)
+    state = StateRepository(engine)
     for plan, members in per_plan.items():
         state.replace_members(plan, members)
 
@@ -634,7 +634,7 @@ def _publish_everything(engine: sa.Engine) -> None:
 def _scenario(engine: sa.Engine, prefix: str) -> tuple[list[int], list[ScanResult]]:
     """Statements of a first scan, a scan after edits and deletes, and an idle scan."""
     state_metadata.drop_all(engine)
-    StateStore(engine).create_schema()
+    StateRepository(engine).create_schema()
     _publish_everything(engine)
     scanner = make_scanner(engine)
     scanner.feeds()  # schema discovery: once per scanner, not per scan

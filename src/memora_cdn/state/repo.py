@@ -1,4 +1,4 @@
-"""`StateStore`: memora-cdn's own tables, one part per concept on one engine.
+"""`StateRepository`: memora-cdn's own tables, one part per concept on one engine.
 Design notes: docs/decisions/state-store.md"""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from memora_cdn.state.schema import STORE, plan_member, published_object, valida
 from memora_cdn.state.sync_log import SyncCounts, SyncLog, SyncLogEntry
 from memora_cdn.state.webhooks import WebhookCounts
 
-__all__ = ["PlanPublication", "StateStore", "SyncCounts", "SyncLogEntry"]
+__all__ = ["PlanPublication", "StateRepository", "SyncCounts", "SyncLogEntry"]
 
 
-class StateStore(PublishedIndex, PendingPurges, PlanMembers, SyncLog, WebhookCounts):
+class StateRepository(PublishedIndex, PendingPurges, PlanMembers, SyncLog, WebhookCounts):
     """memora-cdn's own tables, in the state database: the parts, and what spans them."""
 
     def create_schema(

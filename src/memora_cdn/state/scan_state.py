@@ -15,7 +15,7 @@ from memora_cdn.core.model import Doctype
 from memora_cdn.state.schema import plan_member, published_object, scan_state, upsert
 from memora_cdn.state.tables import StateTables
 
-__all__ = ["ScanMark", "ScanStateStore"]
+__all__ = ["ScanMark", "ScanMarks"]
 
 _UPDATED = ("watermark", "seen_names", "updated_at")
 
@@ -35,7 +35,7 @@ class ScanMark:
     """Published names reported as deleted without a trace, and still missing."""
 
 
-class ScanStateStore(StateTables):
+class ScanMarks(StateTables):
     """`cdn_scan_state` and the member index, in the state database."""
 
     # -- watermarks ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ IN_CHUNK = 500
 
 
 class StateTables:
-    """The base of each part of `StateStore`: one engine, on the state database."""
+    """The base of each part of `StateRepository`: one engine, on the state database."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

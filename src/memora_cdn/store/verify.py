@@ -16,7 +16,7 @@ from memora_cdn.core.documents import Published
 from memora_cdn.core.links import resolve_link
 from memora_cdn.core.paths import DocKind, parse_key, readable, segment
 from memora_cdn.errors import RepairRefusedError, StoreError, StoreListingError
-from memora_cdn.state.repo import StateStore
+from memora_cdn.state.repo import StateRepository
 from memora_cdn.store.base import MARKER, REPAIR_DELETE_LIMIT, ObjectStore
 from memora_cdn.store.marker import write_marker
 
@@ -57,7 +57,7 @@ class VerifyReport:
 
 def verify(
     store: ObjectStore,
-    state: StateStore,
+    state: StateRepository,
     *,
     repair: bool,
     dry_run: bool = False,

@@ -14,7 +14,7 @@ from memora_cdn.core.model import Doctype, Trigger
 from memora_cdn.errors import DocumentNotFoundError
 from memora_cdn.publish import Clock, unusable_plan_warning
 from memora_cdn.queue.base import PlanQueue
-from memora_cdn.state.repo import StateStore
+from memora_cdn.state.repo import StateRepository
 from memora_cdn.sync.dependencies import BulkGraph, affected_plans_each
 
 
@@ -41,7 +41,7 @@ class Intake:
     def __init__(
         self,
         graph: DocumentGraph,
-        state: StateStore,
+        state: StateRepository,
         queue: PlanQueue,
         clock: Clock,
     ) -> None:

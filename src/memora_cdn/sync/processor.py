@@ -17,7 +17,7 @@ from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.errors import Interrupted, MemoraCdnError
 from memora_cdn.publish import Clock, Publisher, PublishResult
 from memora_cdn.queue.base import Claim, Maintenance, PlanQueue, RetryPolicy
-from memora_cdn.state.repo import StateStore
+from memora_cdn.state.repo import StateRepository
 from memora_cdn.sync.forked import BuildProcesses, ForkedBuildError, Reply
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class BatchReport:
         return [o for o in self.outcomes if o.status is not SyncStatus.SUCCESS]
 
 
-def maintain(queue: PlanQueue, state: StateStore, now: datetime) -> Maintenance:
+def maintain(queue: PlanQueue, state: StateRepository, now: datetime) -> Maintenance:
     """The queue's upkeep (`PlanQueue.maintain`); plans drained back from the SQL fallback
     get a `Queued` sync log row triggered by "Fallback Recovery"."""
     done = queue.maintain(now)
@@ -79,7 +79,7 @@ class BatchProcessor:
         self,
         queue: PlanQueue,
         publisher: Publisher,
-        state: StateStore,
+        state: StateRepository,
         *,
         policy: RetryPolicy,
         lease_seconds: float,

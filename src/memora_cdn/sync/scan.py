@@ -29,7 +29,7 @@ from memora_cdn.errors import SourceSchemaError
 from memora_cdn.publish import Clock
 from memora_cdn.source.schema import CHILD_TABLES, DELETED_DOCUMENT, FIELDS
 from memora_cdn.source.sql import SqlSource
-from memora_cdn.state.scan_state import ScanMark, ScanStateStore
+from memora_cdn.state.scan_state import ScanMark, ScanMarks
 
 __all__ = ["DEFAULT_OVERLAP", "ScanResult", "Scanner"]
 
@@ -84,7 +84,7 @@ class Scanner:
     def __init__(
         self,
         source: SqlSource,
-        scan_state: ScanStateStore,
+        scan_state: ScanMarks,
         clock: Clock,
         *,
         overlap: timedelta = DEFAULT_OVERLAP,
