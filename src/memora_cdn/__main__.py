@@ -7,6 +7,7 @@ import sys
 
 
 def main() -> None:
+    """Run the command line."""
     try:
         from memora_cdn.cli import main as run
     except KeyboardInterrupt:

@@ -1,7 +1,5 @@
 """Publishing a plan (SPEC §4): snapshot → access → render → validate → diff → upload.
-
-The only module that sequences I/O for a build; the steps themselves are pure (core) or
-adapters (source, state, store), all handed in by the composition root.
+The only module that sequences a build's I/O; its steps are pure (core) or adapters handed in.
 """
 
 from __future__ import annotations
