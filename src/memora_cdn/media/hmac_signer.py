@@ -6,66 +6,15 @@ import base64
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
-from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
+from urllib.parse import urlunsplit
 
 from pydantic import SecretStr
 
-from memora_cdn.media.base import SignedUrl
+from memora_cdn.media.base import MediaBase, SignedUrl
 from memora_cdn.media.windows import ExpiryWindow
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _SIGNED_PARAMS = frozenset({"exp", "sig"})
 _EXP = re.compile(r"[0-9]{1,12}")
-
-
-@dataclass(frozen=True, slots=True)
-class MediaBase:
-    """The media host and path prefix a signer signs under, parsed from `media_base_url`.
-
-    A URL is under it when its scheme, host and port (the scheme's default port when absent)
-    match, and its path lies strictly below the base path, segment-wise: `https://m.example/v`
-    covers `https://m.example/v/a.mp4`, not `https://m.example/video.mp4`. A path with a `.` or
-    `..` segment (also percent-encoded) is never signed: it might resolve outside the base.
-    """
-
-    url: str
-    scheme: str
-    host: str
-    port: int | None
-    path_prefix: str
-    """The base path, ending in `/`."""
-
-    @classmethod
-    def parse(cls, url: str, schemes: frozenset[str]) -> MediaBase:
-        parts = urlsplit(url)
-        if parts.scheme.lower() not in schemes or not parts.hostname:
-            shown = " or ".join(f"{s}://" for s in sorted(schemes))
-            raise ValueError(f"must be an absolute {shown} URL with a host")
-        if parts.query or parts.fragment:
-            raise ValueError("must not have a query or fragment")
-        scheme = parts.scheme.lower()
-        prefix = parts.path if parts.path.endswith("/") else parts.path + "/"
-        return cls(url, scheme, parts.hostname, _port(parts), prefix)
-
-    def match(self, url: str) -> SplitResult | None:
-        """The parts of `url` when it is under this base, else None."""
-        try:
-            parts = urlsplit(url)
-            port = _port(parts)
-        except ValueError:  # an invalid port or IPv6 literal: not ours
-            return None
-        if (parts.scheme.lower(), parts.hostname, port) != (self.scheme, self.host, self.port):
-            return None
-        if not parts.path.startswith(self.path_prefix) or parts.path == self.path_prefix:
-            return None
-        if any(segment in (".", "..") for segment in unquote(parts.path).split("/")):
-            return None
-        return parts
-
-
-def _port(parts: SplitResult) -> int | None:
-    return parts.port if parts.port is not None else _DEFAULT_PORTS.get(parts.scheme.lower())
 
 
 class HmacSigner:
@@ -96,9 +45,7 @@ class HmacSigner:
 
     def __repr__(self) -> str:
         return (
-            f"HmacSigner(media_base_url={self.base.url!r}, secret='***', "
-            f"expiry_seconds={self.window.expiry_seconds}, "
-            f"window_seconds={self.window.window_seconds})"
+            f"HmacSigner(media_base_url={self.base.url!r}, secret='***', {self.window.describe()})"
         )
 
     def sign(self, url: str, now: int) -> SignedUrl | None:

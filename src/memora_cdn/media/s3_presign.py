@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import quote, urlsplit
 
+from memora_cdn.media.base import DEFAULT_PORTS
+
 _ALGORITHM = "AWS4-HMAC-SHA256"
 _TIMESTAMP = "%Y%m%dT%H%M%SZ"
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ def _host(scheme: str, netloc: str) -> str:
     host = parts.hostname or ""
     if ":" in host:  # an IPv6 literal
         host = f"[{host}]"
-    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(scheme):
+    if parts.port is not None and parts.port != DEFAULT_PORTS.get(scheme):
         host = f"{host}:{parts.port}"
     return host
 

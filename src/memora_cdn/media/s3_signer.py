@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from memora_cdn.errors import SettingError
-from memora_cdn.media.base import SignedUrl
-from memora_cdn.media.hmac_signer import MediaBase
+from memora_cdn.media.base import MediaBase, SignedUrl
 from memora_cdn.media.s3_presign import Addressing, S3Credentials, presign_get
 from memora_cdn.media.windows import ExpiryWindow
 
@@ -55,8 +54,7 @@ class S3Signer:
     def __repr__(self) -> str:
         return (
             f"S3Signer(bucket={self.bucket!r}, media_base_url={self.base.url!r}, "
-            f"expiry_seconds={self.window.expiry_seconds}, "
-            f"window_seconds={self.window.window_seconds})"
+            f"{self.window.describe()})"
         )
 
     def sign(self, url: str, now: int) -> SignedUrl | None:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from memora_cdn.errors import SettingError
-from memora_cdn.media.base import NoSigner, Signer
-from memora_cdn.media.hmac_signer import HmacSigner, MediaBase
+from memora_cdn.media.base import MediaBase, NoSigner, Signer
+from memora_cdn.media.hmac_signer import HmacSigner
 from memora_cdn.media.s3_signer import S3Signer
 from memora_cdn.media.windows import REQUEUE_SLACK_SECONDS, ExpiryWindow, max_age_for, requeue_at
 from memora_cdn.settings import Settings, SignerKind

@@ -34,6 +34,10 @@ class ExpiryWindow:
             )
         return cls(expiry, window)
 
+    def describe(self) -> str:
+        """The window's two figures as a signer's repr shows them."""
+        return f"expiry_seconds={self.expiry_seconds}, window_seconds={self.window_seconds}"
+
     def start(self, now: int) -> int:
         """The start of the window `now` falls in (a multiple of the window since the epoch)."""
         return now - now % self.window_seconds
