@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from memora_cdn.contracts.validate import validate_tree
+from memora_cdn.contracts.tree import validate_tree
 from memora_cdn.core.model import Doctype, Snapshot, StageType, SyncStatus
 from memora_cdn.errors import InvalidDocumentsError
 from memora_cdn.source.schema import FIELDS

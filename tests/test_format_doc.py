@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from memora_cdn.contracts import schema, validate_document
+from memora_cdn.contracts.document import validate_document
+from memora_cdn.contracts.schemas import schema
 from memora_cdn.core.paths import DocKind
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "format.md"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import memora_cdn.publish
-from memora_cdn.contracts.validate import Problem, check_body
+from memora_cdn.contracts.document import Problem, check_body
 from memora_cdn.core.model import Doctype, Snapshot
 from memora_cdn.core.paths import DocKind
 from memora_cdn.errors import InvalidDocumentsError

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from catalogue import CatalogueBuilder, create_content_schema
 from defaults import default_publish_options, default_render_options
-from memora_cdn.contracts.validate import schema_body, validate_tree
+from memora_cdn.contracts.schemas import schema_body
+from memora_cdn.contracts.tree import validate_tree
 from memora_cdn.core import paths
 from memora_cdn.core.links import resolve_link
 from memora_cdn.core.model import Doctype, SyncStatus

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from fakes.s3server import TEST_CREDENTIALS, MotoS3Server, client_for, new_bucket
-from memora_cdn.contracts.validate import validate_tree
+from memora_cdn.contracts.tree import validate_tree
 from memora_cdn.core import paths
 from memora_cdn.core.events import Action
 from memora_cdn.core.links import resolve_link

@@ -20,7 +20,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy.exc import DBAPIError
 
-from memora_cdn.contracts.validate import compile_validators
+from memora_cdn.contracts.schemas import compile_validators
 from memora_cdn.core.model import Trigger
 from memora_cdn.database import check_connection, database_error, make_engine, sqlite_file
 from memora_cdn.errors import DatabaseNotFoundError

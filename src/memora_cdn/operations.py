@@ -11,7 +11,7 @@ from memora_cdn.app import App
 from memora_cdn.core.access import ResolvedNode, resolve
 from memora_cdn.core.model import NodeKind, OverrideAction, SyncStatus, Trigger
 from memora_cdn.queue.fallback import FallbackQueue
-from memora_cdn.state.repo import SyncLogEntry
+from memora_cdn.state.sync_log import SyncLogEntry
 
 
 def iso(value: datetime | None) -> str | None:

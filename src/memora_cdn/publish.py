@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from memora_cdn.contracts.validate import check_body, schema_body, schemas_digest
+from memora_cdn.contracts.document import check_body
+from memora_cdn.contracts.schemas import schema_body, schemas_digest
 from memora_cdn.core import paths
 from memora_cdn.core.access import is_path_segment, resolve
 from memora_cdn.core.catalogue import render_plans
@@ -22,7 +23,8 @@ from memora_cdn.errors import InvalidDocumentsError, MemoraCdnError, PurgeError
 from memora_cdn.media.windows import max_age_for
 from memora_cdn.purge.base import NoPurger, Purger, PurgeReport
 from memora_cdn.source.sql import SqlSource
-from memora_cdn.state.repo import StateRepository, SyncCounts
+from memora_cdn.state.repo import StateRepository
+from memora_cdn.state.sync_log import SyncCounts
 from memora_cdn.store.base import JSON_CONTENT_TYPE, ObjectStore
 from memora_cdn.store.marker import ensure_marker
 from memora_cdn.upload import Uploads

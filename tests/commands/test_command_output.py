@@ -8,7 +8,8 @@ from datetime import datetime
 
 from memora_cdn.commands.output import QueueSummary, StatusReport
 from memora_cdn.core.model import Doctype, Orphan, SyncStatus, Trigger
-from memora_cdn.state.repo import PlanPublication, SyncCounts, SyncLogEntry
+from memora_cdn.state.published_index import PlanPublication
+from memora_cdn.state.sync_log import SyncCounts, SyncLogEntry
 
 AT = datetime(2026, 12, 2, 10, 30, 5)
 QUEUE = QueueSummary(backend="sql", pending=1, processing=0, retrying=2, dead_letter=3)

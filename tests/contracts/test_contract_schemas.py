@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from memora_cdn.contracts import Problem, schema, validate_document
+from memora_cdn.contracts.document import Problem, validate_document
+from memora_cdn.contracts.schemas import schema
 from memora_cdn.core.paths import DocKind
 
 Doc = dict[str, Any]

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from memora_cdn.contracts import Problem, schema_body, validate_tree
+from memora_cdn.contracts.document import Problem
+from memora_cdn.contracts.schemas import schema_body
+from memora_cdn.contracts.tree import validate_tree
 from memora_cdn.core import paths
 from memora_cdn.core.paths import DocKind, readable, segment
 

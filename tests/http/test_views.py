@@ -9,7 +9,7 @@ import pytest
 
 from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.http.views import CHART_ROW, access_filter, ago, badges, build_chart, size, within
-from memora_cdn.state.repo import SyncCounts, SyncLogEntry
+from memora_cdn.state.sync_log import SyncCounts, SyncLogEntry
 
 NOW = datetime(2026, 12, 2, 12, 0, 0)
 

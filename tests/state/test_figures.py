@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.state.figures import read_figures
-from memora_cdn.state.repo import StateRepository, SyncCounts
+from memora_cdn.state.repo import StateRepository
+from memora_cdn.state.sync_log import SyncCounts
 
 NOW = datetime(2026, 1, 1, 12, 0, 0)
 

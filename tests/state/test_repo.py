@@ -12,10 +12,10 @@ from memora_cdn.core.documents import Published
 from memora_cdn.core.model import SyncStatus, Trigger
 from memora_cdn.errors import SettingError
 from memora_cdn.state.members import PlanMembers
-from memora_cdn.state.published_index import PublishedIndex
+from memora_cdn.state.published_index import PlanPublication, PublishedIndex
 from memora_cdn.state.purges import PendingPurges
-from memora_cdn.state.repo import PlanPublication, StateRepository, SyncCounts
-from memora_cdn.state.sync_log import SyncLog
+from memora_cdn.state.repo import StateRepository
+from memora_cdn.state.sync_log import SyncCounts, SyncLog
 from memora_cdn.state.webhooks import WebhookCounts
 
 NOW = datetime(2026, 11, 1, 12, 0, 0)

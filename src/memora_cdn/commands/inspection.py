@@ -27,7 +27,7 @@ def validate(
 
     Example: memora-cdn validate ./cdn-out
     """
-    from memora_cdn.contracts.validate import validate_tree
+    from memora_cdn.contracts.tree import validate_tree
 
     if not directory.is_dir():
         raise typer.BadParameter(f"{directory} is not a directory", param_hint="DIR")

@@ -16,7 +16,8 @@ from rich.table import Table
 from memora_cdn.commands.context import err, out
 from memora_cdn.core.model import Orphan, SyncStatus
 from memora_cdn.operations import iso, sync_entry_json
-from memora_cdn.state.repo import PlanPublication, SyncLogEntry
+from memora_cdn.state.published_index import PlanPublication
+from memora_cdn.state.sync_log import SyncLogEntry
 from memora_cdn.store.base import MARKER
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from memora_cdn.core.model import AccessLevel, SyncStatus
-from memora_cdn.state.repo import SyncLogEntry
+from memora_cdn.state.sync_log import SyncLogEntry
 
 
 @dataclass(frozen=True, slots=True)

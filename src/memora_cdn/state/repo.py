@@ -11,13 +11,11 @@ from sqlalchemy import delete
 from memora_cdn.errors import SettingError
 from memora_cdn.state.members import PlanMembers
 from memora_cdn.state.migrate import upgrade
-from memora_cdn.state.published_index import PlanPublication, PublishedIndex
+from memora_cdn.state.published_index import PublishedIndex
 from memora_cdn.state.purges import PendingPurges
 from memora_cdn.state.schema import STORE, plan_member, published_object, validated_plan
-from memora_cdn.state.sync_log import SyncCounts, SyncLog, SyncLogEntry
+from memora_cdn.state.sync_log import SyncLog
 from memora_cdn.state.webhooks import WebhookCounts
-
-__all__ = ["PlanPublication", "StateRepository", "SyncCounts", "SyncLogEntry"]
 
 
 class StateRepository(PublishedIndex, PendingPurges, PlanMembers, SyncLog, WebhookCounts):

@@ -96,7 +96,7 @@ validated_plan = Table(
     Column("validated_at", _when(), nullable=False),
 )
 """Per store and plan: the digest of the JSON Schemas that every document the index holds
-for the plan was validated against (`contracts.validate.schemas_digest`). While it is the
+for the plan was validated against (`contracts.schemas.schemas_digest`). While it is the
 current digest, a build validates only the documents whose content changed."""
 
 purge_pending = Table(
