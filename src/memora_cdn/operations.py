@@ -10,7 +10,6 @@ from typing import Any
 from memora_cdn.app import App
 from memora_cdn.core.access import ResolvedNode, resolve
 from memora_cdn.core.model import NodeKind, OverrideAction, SyncStatus, Trigger
-from memora_cdn.queue.fallback import FallbackQueue
 from memora_cdn.state.sync_log import SyncLogEntry
 
 
@@ -49,7 +48,6 @@ def queue_status(application: App) -> dict[str, Any]:
     now = application.now()
     stats = application.queue.stats(now)
     queue = application.queue
-    fallback = queue.fallback.pending_count() if isinstance(queue, FallbackQueue) else 0
     state = application.state
     last_success = state.sync_log(status=SyncStatus.SUCCESS, limit=1)
     last_failure = state.sync_log(status=SyncStatus.FAILED, limit=1)
@@ -59,7 +57,7 @@ def queue_status(application: App) -> dict[str, Any]:
         "retrying": stats.retrying,
         "dead_letter": stats.dead_letter,
         "queue_backend": queue.name,
-        "fallback_pending": fallback,
+        "fallback_pending": stats.fallback_pending,
         "last_success_at": iso(last_success[0].completed_at) if last_success else None,
         "last_failure_at": iso(last_failure[0].completed_at) if last_failure else None,
     }

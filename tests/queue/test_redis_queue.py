@@ -253,7 +253,7 @@ def test_work_goes_on_from_sql_while_redis_is_down_and_moves_back_after(
 ) -> None:
     private_redis.crash()
     assert fallback_queue.enqueue(["A", "B", "C", "D"], T0) == ["A", "B", "C", "D"]
-    assert fallback_queue.stats(T0) == QueueStats(pending=4)
+    assert fallback_queue.stats(T0) == QueueStats(pending=4, fallback_pending=4)
     a, b = fallback_queue.claim("w", T0, lease_seconds=LEASE, limit=2)
     assert (a.plan, b.plan, a.is_fallback, b.is_fallback) == ("A", "B", True, True)
     (d,) = fallback_queue.claim("w", T0, lease_seconds=LEASE, plans=["D"])
@@ -298,7 +298,7 @@ def test_a_redis_claim_released_while_redis_is_down_is_parked_in_sql(
     fallback_queue.release(a, at(1))
     failure = fallback_queue.fail(b, "boom", at(1), POLICY)
     assert (failure.attempts, failure.retry_at) == (1, at(31))
-    assert fallback_queue.stats(at(1)) == QueueStats(pending=1, retrying=1)
+    assert fallback_queue.stats(at(1)) == QueueStats(pending=1, retrying=1, fallback_pending=1)
     with pytest.raises(redis.exceptions.ConnectionError):
         fallback_queue.renew(a, at(1), LEASE)
 

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from memora_cdn.app import App
-from memora_cdn.queue.fallback import DEGRADED_NAME, FallbackQueue
+from memora_cdn.queue.fallback import DEGRADED_NAME
 from memora_cdn.state.figures import read_figures
 
 BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -56,7 +56,7 @@ class StateCollector(Collector):
         yield GaugeMetricFamily(
             "memora_cdn_queue_fallback_pending",
             "Plans waiting in the SQL fallback queue.",
-            value=queue.fallback.pending_count() if isinstance(queue, FallbackQueue) else 0,
+            value=stats.fallback_pending,
         )
         figures = read_figures(app.state.engine)
         builds = CounterMetricFamily(

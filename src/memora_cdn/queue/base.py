@@ -45,6 +45,8 @@ class QueueStats:
     processing: int = 0
     retrying: int = 0
     dead_letter: int = 0
+    fallback_pending: int = 0
+    """Of `pending`, the plans waiting in the SQL fallback for Redis to come back."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -194,7 +194,7 @@ class FallbackQueue:
     # -- inspection and operator actions ---------------------------------------------------
 
     def stats(self, now: datetime) -> QueueStats:
-        sql = self.fallback.stats(now)
+        sql = replace(self.fallback.stats(now), fallback_pending=self.fallback.pending_count())
         red = self._redis(lambda: self.primary.stats(now))
         if isinstance(red, _Unreachable):
             return sql
@@ -203,6 +203,7 @@ class FallbackQueue:
             processing=red.processing + sql.processing,
             retrying=red.retrying + sql.retrying,
             dead_letter=red.dead_letter + sql.dead_letter,
+            fallback_pending=sql.fallback_pending,
         )
 
     def pending_count(self) -> int:
