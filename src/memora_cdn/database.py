@@ -19,6 +19,9 @@ from memora_cdn.errors import (
     UnavailableError,
 )
 
+IN_CHUNK = 500
+"""The most values one `IN (…)` list carries (a longer list is sent in several queries)."""
+
 
 def make_engine(url: str, setting: str = "database_url") -> Engine:
     """An engine for a database URL; SQLite files get WAL and a busy timeout."""

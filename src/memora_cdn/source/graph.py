@@ -3,13 +3,15 @@ Design notes: docs/decisions/source-adapter.md"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from typing import Any
 
+from more_itertools import chunked
 from sqlalchemy import Select, Table, select
 
 from memora_cdn.core.events import PARENT_LINKS
 from memora_cdn.core.model import Doctype
+from memora_cdn.database import IN_CHUNK
 from memora_cdn.source.schema import CHILD_TABLES
 from memora_cdn.source.sql import SqlSource, child_kind
 
@@ -125,9 +127,9 @@ class SqlCatalogueGraph:
         return {name for value in values if (name := _name(value)) is not None}
 
 
-def _chunks(names: Collection[str], size: int = 500) -> list[list[str]]:
-    unique = sorted(set(names))
-    return [unique[start : start + size] for start in range(0, len(unique), size)]
+def _chunks(names: Collection[str]) -> Iterator[list[str]]:
+    """The distinct names, sorted, in lists short enough for one `IN (...)`."""
+    return chunked(sorted(set(names)), IN_CHUNK)
 
 
 def _name(value: object) -> str | None:

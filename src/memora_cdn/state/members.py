@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
+from more_itertools import chunked
 from sqlalchemy import delete, insert, select
 
+from memora_cdn.database import IN_CHUNK
 from memora_cdn.state.schema import plan_member
-from memora_cdn.state.tables import IN_CHUNK, StateTables
+from memora_cdn.state.tables import StateTables
 
 
 class PlanMembers(StateTables):
@@ -26,12 +28,12 @@ class PlanMembers(StateTables):
             for doctype, name in sorted(current - wanted):
                 gone.setdefault(doctype, []).append(name)
             for doctype, names in gone.items():
-                for start in range(0, len(names), IN_CHUNK):
+                for chunk in chunked(names, IN_CHUNK):
                     conn.execute(
                         delete(plan_member).where(
                             plan_member.c.plan_id == plan,
                             plan_member.c.doctype == doctype,
-                            plan_member.c.name.in_(names[start : start + IN_CHUNK]),
+                            plan_member.c.name.in_(chunk),
                         )
                     )
             new = [{"plan_id": plan, "doctype": d, "name": n} for d, n in sorted(wanted - current)]
@@ -59,10 +61,10 @@ class PlanMembers(StateTables):
         found: dict[str, set[str]] = {name: set() for name in names}
         unique = sorted(found)
         with self.engine.connect() as conn:
-            for start in range(0, len(unique), IN_CHUNK):
+            for chunk in chunked(unique, IN_CHUNK):
                 query = select(plan_member.c.name, plan_member.c.plan_id).where(
                     plan_member.c.doctype == doctype,
-                    plan_member.c.name.in_(unique[start : start + IN_CHUNK]),
+                    plan_member.c.name.in_(chunk),
                 )
                 for name, plan in conn.execute(query):
                     found.setdefault(str(name), set()).add(str(plan))

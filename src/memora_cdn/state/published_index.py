@@ -6,11 +6,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from more_itertools import chunked
 from sqlalchemy import delete, func, select
 
 from memora_cdn.core.documents import Published
+from memora_cdn.database import IN_CHUNK
 from memora_cdn.state.schema import published_object, upsert, validated_plan
-from memora_cdn.state.tables import IN_CHUNK, StateTables
+from memora_cdn.state.tables import StateTables
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +58,10 @@ class PublishedIndex(StateTables):
         wanted = sorted(set(keys))
         found: set[tuple[str, str]] = set()
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), IN_CHUNK):
+            for chunk in chunked(wanted, IN_CHUNK):
                 query = select(published_object.c.plan_id, published_object.c.key).where(
                     published_object.c.store == store,
-                    published_object.c.key.in_(wanted[start : start + IN_CHUNK]),
+                    published_object.c.key.in_(chunk),
                 )
                 found.update((str(row[0]), str(row[1])) for row in conn.execute(query))
         return found
@@ -92,12 +94,12 @@ class PublishedIndex(StateTables):
         if not keys:
             return
         with self.engine.begin() as conn:
-            for start in range(0, len(keys), IN_CHUNK):
+            for chunk in chunked(keys, IN_CHUNK):
                 conn.execute(
                     delete(published_object).where(
                         published_object.c.store == store,
                         published_object.c.plan_id == plan,
-                        published_object.c.key.in_(keys[start : start + IN_CHUNK]),
+                        published_object.c.key.in_(chunk),
                     )
                 )
 

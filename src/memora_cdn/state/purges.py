@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from more_itertools import chunked
 from sqlalchemy import delete, func, select
 
+from memora_cdn.database import IN_CHUNK
 from memora_cdn.state.schema import purge_pending, upsert
-from memora_cdn.state.tables import IN_CHUNK, StateTables
+from memora_cdn.state.tables import StateTables
 
 
 class PendingPurges(StateTables):
@@ -44,10 +46,10 @@ class PendingPurges(StateTables):
             return
         done = sorted(set(keys))
         with self.engine.begin() as conn:
-            for start in range(0, len(done), IN_CHUNK):
+            for chunk in chunked(done, IN_CHUNK):
                 conn.execute(
                     delete(purge_pending).where(
                         purge_pending.c.plan_id == plan,
-                        purge_pending.c.key.in_(done[start : start + IN_CHUNK]),
+                        purge_pending.c.key.in_(chunk),
                     )
                 )

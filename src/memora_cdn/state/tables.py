@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-IN_CHUNK = 500
-"""Values in one `IN (…)` list."""
-
 
 class StateTables:
     """The base of each part of `StateRepository`: one engine, on the state database."""
