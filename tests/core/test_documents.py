@@ -29,7 +29,6 @@ def test_a_new_document_is_stamped_with_the_build_time_before_its_content() -> N
     assert (document.key, document.kind, document.version) == (KEY, DocKind.LESSON, NOW)
     assert document.content == json.loads(document.body)
     assert document.size == len(document.body)
-    assert document.body_hash == hashlib.sha256(document.body).hexdigest()
     assert document.expires_at is None
 
 

@@ -18,7 +18,7 @@ def test_webhook_outcomes_are_counted_in_the_state_database(engine: sa.Engine) -
     state = StateRepository(engine)
     state.create_schema()
     for outcome in ("accepted", "accepted", "bad_signature", "accepted"):
-        state.count_webhook(outcome)
+        state.count_webhooks({outcome: 1})
     assert state.webhook_counts() == {"accepted": 3, "bad_signature": 1}
     assert StateRepository(engine).webhook_counts() == {"accepted": 3, "bad_signature": 1}
 

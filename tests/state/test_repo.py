@@ -253,7 +253,7 @@ def test_each_part_of_the_state_store_works_on_the_engine_alone(
     PlanMembers(engine).replace_members("P", [(LESSON, "L1")])
     PendingPurges(engine).add_pending_purges("P", ["plans/P/manifest.json"], NOW)
     log_id = SyncLog(engine).log_processing("P", Trigger.MANUAL, NOW)
-    WebhookCounts(engine).count_webhook("accepted")
+    WebhookCounts(engine).count_webhooks({"accepted": 1})
     PublishedIndex(engine).record_validated(A, "P", "d" * 64, NOW)
     assert state.members("P") == {(LESSON, "L1")}
     assert state.pending_purges("P") == ["plans/P/manifest.json"]

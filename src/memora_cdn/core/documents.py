@@ -104,11 +104,6 @@ class Document:
     def size(self) -> int:
         return len(self.body)
 
-    @property
-    def body_hash(self) -> str:
-        """SHA-256 of the bytes (links carry its first digits; the index does not)."""
-        return sha256_hex(self.body)
-
 
 def finalize(
     key: str,

@@ -37,11 +37,6 @@ def to_micros(when: datetime) -> int:
     return (when - _EPOCH) // _MICROSECOND
 
 
-def from_micros(micros: float | str) -> datetime:
-    """The naive-UTC datetime of a score in microseconds (see `to_micros`)."""
-    return _EPOCH + timedelta(microseconds=int(float(micros)))
-
-
 class RedisQueue:
     """The plan queue in Redis, every state change one Lua script (see `redis_keys`)."""
 
@@ -204,11 +199,6 @@ class RedisQueue:
         except LockNotOwnedError:
             return False
         return True
-
-    def lock_owner(self, plan: str) -> str | None:
-        """The token holding the plan's lock, if any."""
-        owner = self.client.get(self.keys.lock(plan))
-        return None if owner is None else str(owner)
 
 
 def _dead_json(letter: DeadLetter) -> str:

@@ -14,10 +14,6 @@ from memora_cdn.state.tables import StateTables
 class WebhookCounts(StateTables):
     """Reads and writes of the webhook call counters."""
 
-    def count_webhook(self, outcome: str) -> None:
-        """One more webhook call with this outcome (see `webhook_counts`)."""
-        self.count_webhooks({outcome: 1})
-
     def count_webhooks(self, calls: Mapping[str, int]) -> None:
         """More webhook calls, by outcome, counted in one transaction."""
         with self.engine.begin() as conn:
