@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -35,12 +36,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+import orjson
 import pytest
 import redis
 import sqlalchemy as sa
 
 from catalogue import count_statements, create_content_schema
+from clirun import invoke
+from memora_cdn.database import make_engine
 from memora_cdn.queue.redis_keys import RedisKeys
+from memora_cdn.settings import load_settings
+from memora_cdn.state.schema import published_object, validated_plan
+from memora_cdn.store.base import JSON_CONTENT_TYPE, MARKER
+from memora_cdn.store.local import FileStore
 from services import (
     CONNECT_TIMEOUT_SECONDS,
     SERVICES,
@@ -321,8 +329,53 @@ def statement_counter() -> Callable[[sa.Engine], AbstractContextManager[list[str
 def no_settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No `MEMORA_CDN_*` setting from the environment reaches the test (the test-only
     `MEMORA_CDN_TEST_*` and `MEMORA_CDN_REQUIRE_SERVICES` stay)."""
+    _drop_settings_env(monkeypatch)
+
+
+def _drop_settings_env(patch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("MEMORA_CDN_") and not name.startswith(
             ("MEMORA_CDN_TEST_", "MEMORA_CDN_REQUIRE")
         ):
-            monkeypatch.delenv(name)
+            patch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def published_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo, seeded and published once per test process (`demo` copies it)."""
+    folder = tmp_path_factory.mktemp("published-demo")
+    with pytest.MonkeyPatch.context() as patch:
+        _drop_settings_env(patch)
+        patch.chdir(folder)
+        assert invoke("demo")[0] == 0
+    return folder
+
+
+@pytest.fixture
+def demo(
+    published_demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_settings_env: None
+) -> Path:
+    """The published demo in this test's folder: a copy of `published_demo` whose index names
+    this folder's store, just as `memora-cdn demo` run here would have left it."""
+    shutil.copytree(published_demo, tmp_path, dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    store = FileStore(settings.store_path)
+    template = FileStore(published_demo / store.root.relative_to(tmp_path.resolve())).identity
+    engine = make_engine(settings.state_url)
+    try:
+        with engine.begin() as conn:
+            for table in (published_object, validated_plan):
+                conn.execute(
+                    sa.update(table).where(table.c.store == template).values(store=store.identity)
+                )
+    finally:
+        engine.dispose()
+    body = orjson.loads(store.get(MARKER) or b"{}")
+    store.put(
+        MARKER,
+        orjson.dumps({**body, "identity": store.identity}),
+        content_type=JSON_CONTENT_TYPE,
+        cache_control="no-cache",
+    )
+    return tmp_path

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,28 +16,6 @@ from clirun import invoke
 from fakes.cloudflare import FakeCloudflare
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-@pytest.fixture(scope="module")
-def published_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo, seeded and published once (copied into each test's folder)."""
-    folder = tmp_path_factory.mktemp("demo")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)
-        for name in ("MEMORA_CDN_DATABASE_URL", "MEMORA_CDN_STORE", "MEMORA_CDN_REDIS_URL"):
-            patch.delenv(name, raising=False)
-        assert invoke("demo")[0] == 0
-    return folder
-
-
-@pytest.fixture
-def demo(
-    published_demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_settings_env: None
-) -> Path:
-    shutil.copy(published_demo / "memora.db", tmp_path / "memora.db")
-    shutil.copytree(published_demo / "cdn-out", tmp_path / "cdn-out")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def _edit_a_lesson() -> None:

@@ -15,11 +15,9 @@ from memora_cdn.state.schema import export_queue
 
 
 @pytest.fixture
-def demo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_settings_env: None) -> Path:
+def demo_dir(demo: Path) -> Path:
     """A folder with the demo catalogue seeded and published (embedded defaults)."""
-    monkeypatch.chdir(tmp_path)
-    assert invoke("demo")[0] == 0
-    return tmp_path
+    return demo
 
 
 def queue_status() -> dict[str, int]:
