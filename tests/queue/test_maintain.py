@@ -2,41 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
-import pytest
 import redis
 import sqlalchemy as sa
 
 from defaults import default_retry_policy
 from fakes.redisserver import PrivateRedis
-from memora_cdn.database import make_engine
 from memora_cdn.queue.base import Maintenance, QueueState
 from memora_cdn.queue.fallback import FallbackQueue
 from memora_cdn.queue.redis import RedisQueue
 from memora_cdn.queue.sql import SqlQueue
-from memora_cdn.state.repo import StateRepository
 from memora_cdn.state.schema import export_queue
 
 T0 = datetime(2026, 11, 1, 12, 0, 0)
 LEASE = 60.0
-
-
-@pytest.fixture
-def state_engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'state.db'}")
-    StateRepository(engine).create_schema()
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def fallback_queue(private_redis: PrivateRedis, state_engine: sa.Engine) -> Iterator[FallbackQueue]:
-    client = private_redis.client()
-    yield FallbackQueue(RedisQueue(client), SqlQueue(state_engine, fallback=True))
-    client.close()
 
 
 def corrupt_row(engine: sa.Engine, plan: str) -> None:

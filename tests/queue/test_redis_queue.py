@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 import redis
@@ -21,13 +20,10 @@ import sqlalchemy as sa
 
 from defaults import default_retry_policy
 from fakes.redisserver import PrivateRedis
-from memora_cdn.database import make_engine
 from memora_cdn.queue.base import Claim, QueueStats, RetryPolicy
 from memora_cdn.queue.fallback import FallbackQueue
 from memora_cdn.queue.redis import RedisQueue
 from memora_cdn.queue.redis_keys import RedisKeys
-from memora_cdn.queue.sql import SqlQueue
-from memora_cdn.state.repo import StateRepository
 from memora_cdn.state.schema import export_queue
 
 T0 = datetime(2026, 11, 1, 12, 0, 0)
@@ -184,21 +180,6 @@ def test_the_lua_claim_is_atomic_under_eight_threads_with_their_own_clients(
 
 
 # -- the SQL fallback while Redis is down -------------------------------------------------
-
-
-@pytest.fixture
-def state_engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'state.db'}")
-    StateRepository(engine).create_schema()
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def fallback_queue(private_redis: PrivateRedis, state_engine: sa.Engine) -> Iterator[FallbackQueue]:
-    client = private_redis.client()
-    yield FallbackQueue(RedisQueue(client), SqlQueue(state_engine, fallback=True))
-    client.close()
 
 
 def sql_rows(engine: sa.Engine) -> int:
