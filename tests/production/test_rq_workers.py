@@ -1,4 +1,7 @@
-"""Plan builds as RQ jobs: two real `rq worker memora-cdn` processes share the work."""
+"""Plan builds as RQ jobs: two real `rq worker memora-cdn` processes share the work.
+
+The batch test runs them with `-w memora_cdn.sync.rq_jobs.BuildWorker` (memora-cdn loaded
+once per worker, not once per job); one test runs the plain command of SPEC §5."""
 
 from __future__ import annotations
 
@@ -36,7 +39,12 @@ def catalogue(site: Site, plans: int) -> list[str]:
     return names
 
 
-def run_rq_workers(site: Site, redis_url: str, count: int) -> list[str]:
+PRELOADED = ("-w", "memora_cdn.sync.rq_jobs.BuildWorker")
+
+
+def run_rq_workers(
+    site: Site, redis_url: str, count: int, options: tuple[str, ...] = PRELOADED
+) -> list[str]:
     env = {
         **os.environ,
         "MEMORA_CDN_DATABASE_URL": site.database_url,
@@ -47,7 +55,17 @@ def run_rq_workers(site: Site, redis_url: str, count: int) -> list[str]:
     rq = Path(sys.executable).with_name("rq")
     processes = [
         subprocess.Popen(
-            [str(rq), "worker", QUEUE_NAME, "--url", redis_url, "--burst", "--name", f"w{n}"],
+            [
+                str(rq),
+                "worker",
+                *options,
+                QUEUE_NAME,
+                "--url",
+                redis_url,
+                "--burst",
+                "--name",
+                f"w{n}",
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -111,6 +129,21 @@ def test_two_rq_workers_build_twenty_plans_once_per_batch(
         ordered = sorted(spans)
         for (_, end), (start, _) in itertools.pairwise(ordered):
             assert end <= start, "two builds of one plan overlapped"
+    site.assert_store_equals_fresh_export()
+
+
+def test_the_plain_rq_worker_command_builds_a_queued_plan(
+    site: Site, private_redis: PrivateRedis
+) -> None:
+    [plan] = catalogue(site, 1)
+    site.clock.now = time.time()
+    site.app.intake.queue_plans([plan], trigger=Trigger.SCHEDULER)
+    assert scheduler(site).dispatch(Trigger.SCHEDULER).enqueued == (plan,)
+
+    [output] = run_rq_workers(site, private_redis.url, 1, options=())
+
+    assert "Job OK" in output, output
+    assert list(site.successful_builds()) == [plan]
     site.assert_store_equals_fresh_export()
 
 
