@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from memora_cdn.core.access import ResolvedNode, ResolvedPlan, resolve
-from memora_cdn.core.model import Node, NodeKind, Override, Plan, PlanSubject, Snapshot
+from memora_cdn.core.model import Node, NodeKind, Override, Plan, PlanSubject, Snapshot, Stage
 
 # -- vocabulary ---------------------------------------------------------------------------
 
@@ -1020,3 +1020,28 @@ def test_table_has_at_least_forty_cases() -> None:
     assert len(CASES) >= 40
     ids = [p.id for p in CASES]
     assert len(set(ids)) == len(ids)
+
+
+def test_a_stage_whose_name_cannot_be_a_path_segment_is_skipped_with_a_warning() -> None:
+    """SPEC §2 excludes such names at every level of the tree, lesson stages included (a
+    stage named '' was published silently until Hypothesis drew one in test_bad_values)."""
+    shown = lesson("L1", "TP1")
+    stages = tuple(
+        Stage("L1", idx, name, f"Stage {idx}", "Text")
+        for idx, name in enumerate(["S-OK", "", ".", "..", "S-LAST"], start=1)
+    )
+    snapshot = Snapshot(
+        plan=Plan("PLAN-1", "Plan 1"),
+        subjects=(PlanSubject("S1", idx=1),),
+        overrides=(),
+        nodes=(subject("S1"), track("T1", "S1"), unit("U1", "T1"), topic("TP1", "U1"), shown),
+        stages=stages,
+    )
+
+    plan = resolve(snapshot)
+
+    assert [s.name for s in plan.stages["L1"]] == ["S-OK", "S-LAST"]
+    assert plan.warnings == tuple(
+        f"Memora Lesson Stage {name!r} of lesson 'L1': name cannot be a path segment; skipped"
+        for name in ("", ".", "..")
+    )

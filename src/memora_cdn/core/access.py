@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 from memora_cdn.core.model import (
     AccessLevel,
+    Doctype,
     Node,
     NodeKind,
     Override,
@@ -134,8 +135,15 @@ def resolve(snapshot: Snapshot) -> ResolvedPlan:
     lessons = {n.name for s in subjects for n in s.descendants(NodeKind.LESSON)}
     stages: dict[str, list[Stage]] = defaultdict(list)
     for stage in snapshot.stages:
-        if stage.lesson in lessons:
-            stages[stage.lesson].append(stage)
+        if stage.lesson not in lessons:
+            continue
+        if not is_path_segment(stage.name):
+            warnings.append(
+                f"{Doctype.LESSON_STAGE.value} {stage.name!r} of lesson {stage.lesson!r}: "
+                "name cannot be a path segment; skipped"
+            )
+            continue
+        stages[stage.lesson].append(stage)
     return ResolvedPlan(
         plan=snapshot.plan,
         subjects=tuple(subjects),
