@@ -47,16 +47,15 @@ def test_demo_publishes_a_valid_store_and_the_second_run_uploads_nothing(workdir
 
 
 def test_a_document_broken_on_purpose_fails_validation_naming_file_and_field(
-    workdir: Path,
+    demo: Path,
 ) -> None:
-    assert invoke("demo")[0] == 0
-    lesson = next((workdir / "cdn-out/plans/PLAN-G10-SCI/lessons").glob("*.json"))
+    lesson = next((demo / "cdn-out/plans/PLAN-G10-SCI/lessons").glob("*.json"))
     document = json.loads(lesson.read_bytes())
     document["stages"][0]["weight"] = "heavy"
     lesson.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     code, out, err = invoke("validate", "cdn-out")
     assert code == 1
-    key = lesson.relative_to(workdir / "cdn-out").as_posix()
+    key = lesson.relative_to(demo / "cdn-out").as_posix()
     assert f"{key}: $.stages[0].weight: must be a number, not a string" in out
     assert "problems found under cdn-out" in err
 
@@ -73,9 +72,8 @@ def test_a_bad_setting_is_one_line_naming_the_setting_and_value(
     )
 
 
-def test_rebuild_of_a_plan_that_is_gone_removes_its_folder(workdir: Path) -> None:
-    assert invoke("demo")[0] == 0
-    assert (workdir / "cdn-out/plans/PLAN-G10-LIT").is_dir()
+def test_rebuild_of_a_plan_that_is_gone_removes_its_folder(demo: Path) -> None:
+    assert (demo / "cdn-out/plans/PLAN-G10-LIT").is_dir()
     import sqlalchemy as sa
 
     engine = sa.create_engine("sqlite:///memora.db")
@@ -85,11 +83,10 @@ def test_rebuild_of_a_plan_that_is_gone_removes_its_folder(workdir: Path) -> Non
     code, out, _ = invoke("rebuild", "PLAN-G10-LIT")
     assert code == 0
     assert "removed" in out
-    assert not (workdir / "cdn-out/plans/PLAN-G10-LIT").exists()
+    assert not (demo / "cdn-out/plans/PLAN-G10-LIT").exists()
 
 
-def test_status_json_lists_publications_and_syncs(workdir: Path) -> None:
-    assert invoke("demo")[0] == 0
+def test_status_json_lists_publications_and_syncs(demo: Path) -> None:
     code, out, _ = invoke("status", "--json")
     assert code == 0
     status = json.loads(out)
@@ -239,9 +236,8 @@ def test_a_mistyped_sqlite_path_is_an_error_and_creates_no_file(
 
 
 def test_rebuild_of_a_plan_that_does_not_exist_is_an_error_and_builds_nothing(
-    workdir: Path,
+    demo: Path,
 ) -> None:
-    assert invoke("demo")[0] == 0
     code, out, err = invoke("rebuild", "PLAN-G10-SCI", "PLAN-NOPE")
     assert (code, out) == (8, "")
     assert err == (
@@ -320,18 +316,17 @@ def _config(folder: Path, database_url: str) -> Path:
 
 @pytest.mark.slow
 def test_a_failed_rebuild_prints_its_failure_once_and_exits_with_its_code(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch
+    demo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import sqlalchemy as sa
 
-    assert invoke("demo")[0] == 0
     engine = sa.create_engine("sqlite:///memora.db")
     with engine.begin() as conn:
         conn.execute(
             sa.text("UPDATE `tabMemora Lesson` SET title = 'New' WHERE name = 'LES-00001'")
         )
     engine.dispose()
-    (workdir / "not-a-folder").write_text("x")
+    (demo / "not-a-folder").write_text("x")
     monkeypatch.setenv("MEMORA_CDN_STORE", "file://./not-a-folder")
     result = subprocess.run(
         [sys.executable, "-m", "memora_cdn", "rebuild", "PLAN-G10-SCI"],

@@ -29,14 +29,9 @@ PLAN = "PLAN-G10-SCI"
 
 @pytest.fixture
 def purging_demo(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    no_settings_env: None,
-    cloudflare: FakeCloudflare,
+    demo: Path, monkeypatch: pytest.MonkeyPatch, cloudflare: FakeCloudflare
 ) -> FakeCloudflare:
-    """The demo published, with purges going to the fake Cloudflare API."""
-    monkeypatch.chdir(tmp_path)
-    assert invoke("demo")[0] == 0
+    """The demo published (in the working folder), with purges going to the fake Cloudflare API."""
     for name, value in {
         "MEMORA_CDN_CDN_BASE_URL": "https://cdn.example.test",
         "MEMORA_CDN_CLOUDFLARE_ZONE_ID": cloudflare.zone_id,
