@@ -443,10 +443,22 @@ def s3_server() -> Iterator[MotoS3Server]:
         yield server
 
 
-@pytest.fixture
-def s3_proxy(s3_server: MotoS3Server) -> Iterator[S3FaultProxy]:
+@pytest.fixture(scope="session")
+def _session_s3_proxy(s3_server: MotoS3Server) -> Iterator[S3FaultProxy]:
     with S3FaultProxy(s3_server.endpoint) as proxy:
         yield proxy
+
+
+@pytest.fixture
+def s3_proxy(_session_s3_proxy: S3FaultProxy) -> Iterator[S3FaultProxy]:
+    """The proxy in front of the server, with no faults and its counters at zero.
+
+    One proxy serves the whole session (reset around each test), so the cached client of its
+    endpoint, and that client's connections, are reused instead of built per test.
+    """
+    _session_s3_proxy.reset()
+    yield _session_s3_proxy
+    _session_s3_proxy.reset()
 
 
 @pytest.fixture
