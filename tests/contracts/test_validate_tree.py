@@ -417,3 +417,18 @@ def test_an_unknown_or_invalid_published_schema_is_reported(tmp_path: Path) -> N
         "schemas/v1/unit.schema.json: $.type: not a valid JSON Schema:"
         " 'objet' is not valid under any of the given schemas",
     ]
+
+
+def test_a_valid_published_schema_other_than_the_shipped_one_is_checked_and_accepted(
+    tmp_path: Path,
+) -> None:
+    """The shipped schema's bytes are known valid; other bytes get the metaschema check."""
+    publish(tmp_path)
+    publish_store_files(tmp_path, "P1")
+    shipped = json.loads(schema_body(DocKind.UNIT))
+    write(tmp_path, paths.schema_key(DocKind.UNIT), json.dumps(shipped, indent=1).encode())
+    write(tmp_path, paths.schema_key(DocKind.LESSON), {**shipped, "minProperties": -1})
+    assert found(tmp_path) == [
+        "schemas/v1/lesson.schema.json: $.minProperties: not a valid JSON Schema:"
+        " -1 is less than the minimum of 0",
+    ]
